@@ -1,0 +1,1 @@
+# mk/audit.mk - placeholder until its area lands

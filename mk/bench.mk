@@ -1,0 +1,1 @@
+# mk/bench.mk - placeholder until its area lands

@@ -1,0 +1,1 @@
+# mk/core.mk - placeholder until its area lands

@@ -1,0 +1,1 @@
+# mk/flavors.mk - placeholder until its area lands

@@ -1,0 +1,1 @@
+# mk/proxy.mk - placeholder until its area lands

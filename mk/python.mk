@@ -1,0 +1,1 @@
+# mk/python.mk - placeholder until its area lands

@@ -1,0 +1,260 @@
+/*
+ * gohttp.h - the public C API of gohttp: Go's net/http server answering
+ * requests with handlers written in C.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *
+ *  - Return value: 0 (GOHTTP_OK) or a byte count on success, a negative
+ *    GOHTTP_E* code on failure. gohttp_strerror(code) names the code;
+ *    gohttp_last_error() gives the detail of the last failure on the
+ *    calling thread (for example the OS reason of a bind failure).
+ *  - Strings passed IN are (pointer, length) pairs wherever they can hold
+ *    arbitrary bytes, so an embedded NUL is detected and rejected instead of
+ *    silently truncating. A NULL pointer with a non-zero length, or a
+ *    negative length, is GOHTTP_EINVAL. Patterns and addresses are
+ *    NUL-terminated.
+ *  - Ownership: the library never keeps a pointer the caller passed in; it
+ *    copies what it needs before returning. Pointers the library hands OUT
+ *    (the request view, gohttp_last_error, gohttp_strerror) are owned by the
+ *    library and valid only for the lifetime stated at each function.
+ *  - Threads: every function may be called from any thread. Calls on one
+ *    response are serialized by the library.
+ *  - Handles: servers and responses are 64-bit generation-checked handles.
+ *    0 is never valid. A handle that was freed, never issued, or belongs to
+ *    a finished request is rejected with GOHTTP_ESTALE; it never reaches
+ *    another object.
+ *  - No input crashes the process: Go panics inside the library are
+ *    recovered and returned as GOHTTP_EPANIC.
+ */
+#ifndef GOHTTP_H
+#define GOHTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A server handle and a response (exchange) handle. 0 is never valid. */
+typedef uint64_t gohttp_server;
+typedef uint64_t gohttp_handle;
+
+typedef enum gohttp_error {
+    GOHTTP_OK = 0,
+    GOHTTP_EINVAL = -1,       /* bad argument: NULL, negative length, bad
+                                 status, header name not a token, CR/LF/NUL
+                                 in a header value, over-long argument     */
+    GOHTTP_ESTALE = -2,       /* stale, freed, forged or 0 handle          */
+    GOHTTP_ENOMEM = -3,       /* allocation failed or handle table full    */
+    GOHTTP_EEXIST = -4,       /* route pattern conflicts with a route      */
+    GOHTTP_EPATTERN = -5,     /* route pattern is not valid Go 1.22 syntax */
+    GOHTTP_EBIND = -6,        /* listen failed; last error has OS reason   */
+    GOHTTP_ESTATE = -7,       /* call not valid in the object's state (e.g.
+                                 route after start, header after body)     */
+    GOHTTP_ETIMEDOUT = -8,    /* the wait ran out                          */
+    GOHTTP_EBUSY = -9,        /* free of a server that is still running    */
+    GOHTTP_EIO = -10,         /* the client went away; write/read failed   */
+    GOHTTP_ETOOLARGE = -11,   /* request body over max_body_bytes (413)    */
+    GOHTTP_EPANIC = -12,      /* a Go panic was recovered                  */
+    GOHTTP_ECLOSED = -13,     /* server is shut down (gohttp_next)         */
+    GOHTTP_EDEADLK = -14      /* the call would wait on the calling
+                                 handler itself (gohttp_wait inside one of
+                                 the server's own handlers)               */
+} gohttp_error;
+
+/* Static, NUL-terminated name of a code ("stale handle", ...). Never NULL;
+ * unknown codes give "unknown error". Owned by the library, never freed. */
+const char *gohttp_strerror(int code);
+
+/* Detail of the last failed call made by the calling thread, or "" if none.
+ * Owned by the library (thread-local buffer); valid until the calling
+ * thread's next gohttp_* call. */
+const char *gohttp_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* The request view                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct gohttp_header {
+    const char *name;       /* canonical form, e.g. "Content-Type" */
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} gohttp_header;
+
+/* A read-only view of one request. Every string is NUL-terminated AND
+ * carries its length (binary-safe). The whole view lives in ONE arena
+ * allocation owned by the library: it is valid from the moment the handler
+ * is called until the handler returns (push mode) or gohttp_done is called
+ * (pull mode), and must not be used or freed afterwards. */
+typedef struct gohttp_request {
+    const char *method;      size_t method_len;
+    const char *url;         size_t url_len;         /* request-target as sent */
+    const char *path;        size_t path_len;        /* decoded URL path       */
+    const char *raw_query;   size_t raw_query_len;   /* without the '?'        */
+    const char *host;        size_t host_len;
+    const char *proto;       size_t proto_len;       /* "HTTP/1.1"             */
+    const char *remote_addr; size_t remote_addr_len; /* "ip:port"              */
+    const gohttp_header *headers; size_t header_count; /* one entry per value  */
+    int64_t content_length;  /* -1 when unknown (chunked)                     */
+} gohttp_request;
+
+/* A request handler. w identifies the response and the request body; it
+ * becomes stale (GOHTTP_ESTALE) as soon as the handler returns, including
+ * for copies kept by other threads. req is valid only until return.
+ * Called on a thread owned by the library; at most max_handlers run at once
+ * per server. */
+typedef void (*gohttp_handler)(gohttp_handle w, const gohttp_request *req,
+                               void *userdata);
+
+/* ------------------------------------------------------------------ */
+/* Servers                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct gohttp_options {
+    int64_t read_header_timeout_ms; /* default 10000                       */
+    int64_t idle_timeout_ms;        /* default 120000                      */
+    int64_t write_timeout_ms;       /* default 0 = none                    */
+    int64_t max_header_bytes;       /* default 1 MiB                       */
+    int64_t max_body_bytes;         /* default 10 MiB; larger bodies: 413  */
+    int32_t max_handlers;           /* handlers running at once, default 64 */
+    int64_t queue_timeout_ms;       /* wait for a handler slot before 503,
+                                       default 10000                       */
+} gohttp_options;
+
+/* Fill *opts with the defaults above. */
+void gohttp_options_init(gohttp_options *opts);
+
+/* Create a server. opts may be NULL (defaults); zero fields take their
+ * default; negative fields are GOHTTP_EINVAL. On success stores the handle
+ * in *out. The caller owns the server and must gohttp_free it. */
+int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
+
+/* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").
+ * Only before start. Invalid pattern: GOHTTP_EPATTERN; one that conflicts
+ * with an existing route: GOHTTP_EEXIST. userdata is passed to fn as is;
+ * the caller keeps it alive until gohttp_wait has returned 0. */
+int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
+                 void *userdata);
+
+/* Start serving in the background on addr ("127.0.0.1:0", ":8080").
+ * Returns the bound TCP port (> 0), or GOHTTP_EBIND with the OS reason in
+ * gohttp_last_error(). Port 0 picks a free port. */
+int gohttp_start(gohttp_server s, const char *addr);
+
+/* gohttp_start, then block until the server has fully stopped after a
+ * gohttp_shutdown. Returns 0 after a shutdown, or a start error. */
+int gohttp_listen_and_serve(gohttp_server s, const char *addr);
+
+/* Begin a graceful shutdown and return at once: the listener closes now,
+ * idle connections close, in-flight handlers get timeout_ms to finish,
+ * then remaining connections are closed. Safe from any thread, including
+ * from inside one of this server's handlers (never deadlocks). Calling it
+ * again is harmless. */
+int gohttp_shutdown(gohttp_server s, int64_t timeout_ms);
+
+/* Block until the server has stopped and every handler has returned, or
+ * timeout_ms passes (GOHTTP_ETIMEDOUT; -1 waits forever). Called from inside
+ * one of the server's own handlers it returns GOHTTP_EDEADLK. */
+int gohttp_wait(gohttp_server s, int64_t timeout_ms);
+
+/* Free a server that was never started or has stopped (gohttp_wait
+ * returned 0); GOHTTP_EBUSY while it runs. The handle is stale afterwards. */
+int gohttp_free(gohttp_server s);
+
+/* ------------------------------------------------------------------ */
+/* Responses (valid while the handler runs)                            */
+/* ------------------------------------------------------------------ */
+
+/* Send the status line and headers. status must be in 100..999. A second
+ * call, or one after the body started, is GOHTTP_ESTATE. */
+int gohttp_write_header(gohttp_handle w, int status);
+
+/* Set (replace), add, or delete a response header. name must be an HTTP
+ * token; value must not contain CR, LF or NUL. After the headers were sent:
+ * GOHTTP_ESTATE. */
+int gohttp_set_header(gohttp_handle w, const char *name, size_t name_len,
+                      const char *value, size_t value_len);
+int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
+                      const char *value, size_t value_len);
+int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
+
+/* Write len bytes of body (status 200 is sent first if none was). Returns
+ * len, or a negative code (GOHTTP_EIO when the client went away). */
+int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
+
+/* Send buffered body bytes to the client now (chunked encoding when no
+ * Content-Length was set). */
+int gohttp_flush(gohttp_handle w);
+
+/* Close the connection once the handler returns instead of completing the
+ * response (what a server does when a handler fails after sending part of
+ * the body). */
+int gohttp_abort(gohttp_handle w);
+
+/* ------------------------------------------------------------------ */
+/* Request body and path values                                        */
+/* ------------------------------------------------------------------ */
+
+/* Read up to cap bytes of the request body into buf. Returns the count,
+ * 0 at end of body, GOHTTP_ETOOLARGE once the body exceeds max_body_bytes
+ * (the response becomes 413 if nothing was written), GOHTTP_EIO if the
+ * client went away. */
+int64_t gohttp_read_body(gohttp_handle w, void *buf, int64_t cap);
+
+/* Copy the value of path wildcard name ("id" in "/items/{id}") into buf
+ * (up to cap bytes, NUL-terminated when it fits) and return its full
+ * length, like snprintf: a result >= cap means buf was too small. Absent
+ * wildcards give 0. */
+int64_t gohttp_path_value(gohttp_handle w, const char *name, char *buf,
+                          int64_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Pull mode: handler threads owned by the host                        */
+/* ------------------------------------------------------------------ */
+
+/* An exchange taken with gohttp_next. */
+typedef struct gohttp_exchange {
+    gohttp_handle w;
+    const gohttp_request *req;   /* valid until gohttp_done(w) */
+    void *userdata;              /* as given to gohttp_route_queue */
+} gohttp_exchange;
+
+/* Route pattern to the server's queue instead of a C function: matching
+ * requests wait (up to queue_timeout_ms, then 503) for a host thread to
+ * take them with gohttp_next. Same pattern rules as gohttp_route. */
+int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata);
+
+/* Take the next queued exchange, waiting up to timeout_ms (-1 forever).
+ * Returns 0 and fills *out, GOHTTP_ETIMEDOUT, or GOHTTP_ECLOSED once the
+ * server is shutting down. The taker must call gohttp_done(out->w). */
+int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
+
+/* Finish a pulled exchange: the response is completed and w becomes
+ * stale. */
+int gohttp_done(gohttp_handle w);
+
+/* ------------------------------------------------------------------ */
+/* Live-object counters                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct gohttp_counters {
+    int64_t live_handles;      /* response handles not yet freed          */
+    int64_t live_servers;      /* servers not yet gohttp_free'd           */
+    int64_t live_arenas;       /* request arenas not yet freed            */
+    int64_t arena_bytes;       /* bytes held by live arenas               */
+    int64_t requests_served;   /* handlers completed (cumulative)         */
+    int64_t stale_rejections;  /* calls rejected with GOHTTP_ESTALE       */
+    int64_t panics_recovered;  /* Go panics turned into codes             */
+} gohttp_counters;
+
+/* Snapshot the process-wide counters into *out. */
+int gohttp_stats(gohttp_counters *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GOHTTP_H */
