@@ -68,3 +68,4 @@ include mk/core.mk
 include mk/python.mk
 include mk/audit.mk
 include mk/bench.mk
+include mk/examples.mk

@@ -1,1 +1,200 @@
-# mk/audit.mk - placeholder until its area lands
+# mk/audit.mk - the sanitizer flavors as whole runs, the stress drivers,
+# the planted-bug self-tests and `make audit`. Owned by the audit area.
+#
+#   make stress            stress-c and stress-py (part of `make test`, so
+#                          `make asan test` runs them under ASan too)
+#   make stress-c          tests/stress/stress_host.c: a C host + client
+#                          threads, hostile request mix, token-checked
+#   make stress-py         tests/stress/stress_py.py: the same through the
+#                          Python package, both dispatch modes
+#   make asan [test]       the whole `test` goal under ASan+UBSan+LSan
+#   make valgrind          memcheck over the proxy Check suites, the shim
+#                          Check suite, the C stress host and a Python smoke
+#   make race              go test -race of lib/ (Go-hosted, C handlers)
+#   make tsan              proxy stress + the C stress host under TSan
+#   make cgocheck          go test + C host + Python under cgocheck2
+#   make audit-selftest    every planted bug must be reported by its checker
+#   make audit             every row above, a table, build/audit/report.md
+#
+# `make FLAVOR` alone runs that flavor's whole suite; `make FLAVOR GOAL...`
+# runs only the named goals in that flavor's build tree (e.g. `make tsan
+# stress-c`, `make valgrind stress-py`). STRESS_SCALE multiplies the stress
+# request counts in every flavor (the defaults below fit CI).
+
+AUDIT_GOALS := $(filter-out $(FLAVORS),$(MAKECMDGOALS))
+
+STRESS_DIR := $(BUILD)/stress
+STRESS_HOST := $(STRESS_DIR)/stress_host
+STRESS_SCALE ?= 1
+
+# Memcheck as the issue demands: definite and indirect leaks are errors,
+# any error fails the run with 99. VALGRIND_EXTRA for local digging (e.g.
+# --gen-suppressions=all).
+VALGRIND_EXTRA ?=
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --num-callers=40 --suppressions=$(SAN_DIR)/valgrind.supp $(VALGRIND_EXTRA)
+
+# CPython 3.11 itself trips memcheck's definedness tracking: int.from_bytes
+# of an empty or zero buffer computes 0 * (uninitialised digit), and the
+# "undefined" result then flows through the interpreter (26 errors for
+# `python -c "import http.client"` alone, none with this flag; see
+# SAFETY.md). The Python run therefore checks leaks and invalid
+# reads/writes/frees only; definedness of our C is covered by the C host.
+VALGRIND_PY := --undef-value-errors=no
+
+# Per-flavor run wrapper and sizes of the stress runs. Sizes are set so each
+# run takes well under a minute on 2 shared cores; the STRESS_SCALE knob
+# multiplies them.
+STRESS_RUN := $(SAN_RUN)
+STRESS_C_SCALE := 1
+STRESS_PY_SCALE := 1
+STRESS_ENV := STRESS_RSS_GROWTH_MB=64
+ifeq ($(FLAVOR),asan)
+# ASan's quarantine and shadow make RSS meaningless as a leak signal; LSan
+# at exit is the leak check in this flavor.
+STRESS_C_SCALE := 0.5
+STRESS_PY_SCALE := 0.4
+STRESS_ENV := STRESS_RSS_GROWTH_MB=0
+endif
+ifeq ($(FLAVOR),tsan)
+STRESS_C_SCALE := 0.3
+STRESS_ENV := STRESS_RSS_GROWTH_MB=0 STRESS_BIG_MAX=262144
+endif
+ifeq ($(FLAVOR),valgrind)
+STRESS_RUN := $(VALGRIND)
+STRESS_C_SCALE := 0.03
+STRESS_PY_SCALE := 0.01
+STRESS_ENV := STRESS_RSS_GROWTH_MB=0 STRESS_THREADS=4 STRESS_BIG_MAX=65536 \
+              STRESS_TIMEOUT_S=600
+endif
+ifeq ($(FLAVOR),cgocheck)
+STRESS_C_SCALE := 0.5
+STRESS_PY_SCALE := 0.4
+endif
+# $(call stress_scale,FLAVOR_DEFAULT) = default * STRESS_SCALE.
+stress_scale = $(shell awk 'BEGIN{print $(1) * $(STRESS_SCALE)}')
+
+.PHONY: stress stress-c stress-py audit audit-selftest valgrind-proxy \
+        valgrind-shim flavor-check
+
+test: stress
+stress: stress-c stress-py
+
+$(STRESS_HOST): tests/stress/stress_host.c $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -I$(BUILD)/include -o $@ $< -L$(BUILD)/lib \
+	    -Wl,-rpath,$(abspath $(BUILD)/lib) -lgohttp -pthread $(LDFLAGS)
+
+stress-c: $(STRESS_HOST)
+	@echo "== stress-c ($(FLAVOR)): $(STRESS_RUN) $(STRESS_HOST)"
+	$(STRESS_ENV) STRESS_SCALE=$(call stress_scale,$(STRESS_C_SCALE)) \
+	    $(STRESS_RUN) $(STRESS_HOST)
+
+# The Python package of this flavor is built by mk/python.mk (python-build).
+stress-py: python-build
+	@echo "== stress-py ($(FLAVOR))"
+	$(STRESS_ENV) STRESS_SCALE=$(call stress_scale,$(STRESS_PY_SCALE)) \
+	    $(PYTEST_ENV) PYTHONPATH=$(ROOT)/$(BUILD)/python \
+	    $(if $(filter valgrind,$(FLAVOR)),$(VALGRIND) $(VALGRIND_PY)) \
+	    $(PYTHON) tests/stress/stress_py.py
+
+# --- whole-run flavor goals -------------------------------------------------
+# Each flavor goal doubles as the flavor selector (see the top Makefile):
+# alone it runs its whole suite, with other goals it only selects the tree.
+
+asan: $(if $(AUDIT_GOALS),,test)
+
+valgrind: $(if $(AUDIT_GOALS),,valgrind-proxy valgrind-shim stress-c stress-py)
+
+race: $(if $(AUDIT_GOALS),,go-test)
+
+tsan: $(if $(AUDIT_GOALS),,proxy-stress stress-c)
+
+cgocheck: $(if $(AUDIT_GOALS),,go-test stress-c stress-py)
+
+# Check forks a child per test by default; memcheck must see the tests
+# themselves, in one process.
+valgrind-proxy: $(PROXY_TESTS) $(PROXY_STRESS)
+	@for t in $(PROXY_TESTS); do echo "== memcheck $$t"; \
+	    CK_FORK=no $(VALGRIND) $$t || exit $$?; done
+	@echo "== memcheck $(PROXY_STRESS) 1 4"
+	$(VALGRIND) $(PROXY_STRESS) 1 4
+
+valgrind-shim: $(BUILD)/tests/c/check_shim
+	@echo "== memcheck $<"
+	CK_FORK=no $(VALGRIND) $<
+
+# --- planted-bug self-tests -------------------------------------------------
+# Each builds the project with one planted defect under build/selftest/NAME
+# (PLANT = C switch, PLANT_TAGS = Go tag; see mk/flavors.mk) and runs the
+# checker that claims to find it; sanitizers/selftest.sh asserts the run
+# FAILS with that checker's report. Sub-makes get no -j: 2 shared cores.
+
+SELFTESTS := arena-uaf-asan arena-leak-lsan arena-leak-valgrind \
+             proxy-unlocked-tsan skip-generation-stress gorace-race \
+             cgoptr-cgocheck
+SUBMAKE := $(MAKE) --no-print-directory
+st_tree = BUILD=build/selftest/$(1)
+# A few requests are enough: each planted bug fires on every request.
+ST_STRESS := STRESS_SCALE=0.02 STRESS_THREADS=2
+
+.PHONY: $(addprefix selftest-,$(SELFTESTS))
+audit-selftest: $(addprefix selftest-,$(SELFTESTS))
+
+selftest-arena-uaf-asan:
+	@sanitizers/selftest.sh arena-uaf-asan 'ERROR: AddressSanitizer: heap-use-after-free' \
+	  '$(SUBMAKE) asan $(call st_tree,arena-uaf) PLANT=GOHTTP_PLANT_ARENA_UAF build/selftest/arena-uaf/stress/stress_host' \
+	  '$(SUBMAKE) asan stress-c $(call st_tree,arena-uaf) PLANT=GOHTTP_PLANT_ARENA_UAF $(ST_STRESS)'
+
+selftest-arena-leak-lsan:
+	@sanitizers/selftest.sh arena-leak-lsan 'ERROR: LeakSanitizer: detected memory leaks' \
+	  '$(SUBMAKE) asan $(call st_tree,arena-leak-asan) PLANT=GOHTTP_PLANT_ARENA_LEAK build/selftest/arena-leak-asan/stress/stress_host' \
+	  '$(SUBMAKE) asan stress-c $(call st_tree,arena-leak-asan) PLANT=GOHTTP_PLANT_ARENA_LEAK $(ST_STRESS)'
+
+selftest-arena-leak-valgrind:
+	@sanitizers/selftest.sh arena-leak-valgrind 'definitely lost in' \
+	  '$(SUBMAKE) valgrind $(call st_tree,arena-leak-vg) PLANT=GOHTTP_PLANT_ARENA_LEAK build/selftest/arena-leak-vg/stress/stress_host' \
+	  '$(SUBMAKE) valgrind stress-c $(call st_tree,arena-leak-vg) PLANT=GOHTTP_PLANT_ARENA_LEAK $(ST_STRESS)'
+
+# The proxy area's own self-test runs its churn stress under TSan with the
+# unlocked update planted (and the Check suite with the generation check
+# removed); we require the TSan report from it.
+selftest-proxy-unlocked-tsan:
+	@sanitizers/selftest.sh proxy-unlocked-tsan 'WARNING: ThreadSanitizer: data race' \
+	  '$(SUBMAKE) $(call st_tree,proxy-unlocked) build/selftest/proxy-unlocked/proxy/plant/stress_proxy_unlocked_tsan' \
+	  'TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/selftest/proxy-unlocked/proxy/plant/stress_proxy_unlocked_tsan 2'
+
+# Stale-handle tests against the real library: the stress host's dead
+# handles must be rejected; with the generation check skipped they are not.
+selftest-skip-generation-stress:
+	@sanitizers/selftest.sh skip-generation-stress 'on dead handle .*returned [0-9]|another request|LATE' \
+	  '$(SUBMAKE) $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation/stress/stress_host' \
+	  '$(SUBMAKE) stress-c $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION STRESS_SCALE=0.1'
+
+selftest-gorace-race:
+	@sanitizers/selftest.sh gorace-race 'WARNING: DATA RACE' \
+	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace -c -o build/selftest/gorace/lib.test ./lib' \
+	  '$(SUBMAKE) race go-test $(call st_tree,gorace) PLANT_TAGS=plant_gorace'
+
+selftest-cgoptr-cgocheck:
+	@sanitizers/selftest.sh cgoptr-cgocheck 'Go pointer stored into non-Go memory|cgo argument has Go pointer' \
+	  '$(SUBMAKE) cgocheck $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr build/selftest/cgoptr/stress/stress_host' \
+	  '$(SUBMAKE) cgocheck stress-c $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr $(ST_STRESS)'
+
+# --- make audit -------------------------------------------------------------
+
+audit:
+	@sanitizers/audit.sh
+
+# Print the flavor settings in force (for the docs and for debugging).
+flavor-check:
+	@echo "FLAVOR=$(FLAVOR) BUILD=$(BUILD)"
+	@echo "CFLAGS=$(CFLAGS)"
+	@echo "LDFLAGS=$(LDFLAGS)"
+	@echo "CGO_CFLAGS=$(CGO_CFLAGS)"
+	@echo "GO_BUILD_FLAGS=$(GO_BUILD_FLAGS) GO_ENV=$(GO_ENV)"
+	@echo "PYTHON=$(PYTHON)"
+	@echo "PYTEST_ENV=$(PYTEST_ENV) SAN_RUN=$(SAN_RUN)"
+	@echo "ASAN_OPTIONS=$$ASAN_OPTIONS LSAN_OPTIONS=$$LSAN_OPTIONS"
+	@echo "UBSAN_OPTIONS=$$UBSAN_OPTIONS TSAN_OPTIONS=$$TSAN_OPTIONS GORACE=$$GORACE"

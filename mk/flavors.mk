@@ -1,1 +1,113 @@
-# mk/flavors.mk - placeholder until its area lands
+# mk/flavors.mk - per-flavor compiler, Go and run-time settings.
+#
+# Included by the top Makefile after FLAVOR/BUILD are chosen and BEFORE
+# CFLAGS/LDFLAGS are composed, so everything here only sets the FLAVOR_*,
+# GO_* and run-time variables. One flavor per make invocation:
+#
+#   flavor    C (FLAVOR_CFLAGS)                 Go (GO_BUILD_FLAGS / GO_ENV)
+#   default   -                                 -
+#   asan      -fsanitize=address,undefined      -asan  (ASan+LSan+UBSan)
+#   tsan      -fsanitize=thread                 -      (see below)
+#   valgrind  -                                 -tags valgrind
+#   race      -                                 -race  (Go-hosted tests only)
+#   cgocheck  -                                 GOEXPERIMENT=cgocheck2
+#
+# Why each choice (evidence in /work/team/safety-prose.md, later SAFETY.md):
+#  - asan: `go build -asan` insists on gcc >= 7 or clang >= 9 as $(CC) and
+#    links the compiler's own ASan runtime, so the C host, the library and
+#    the preloaded runtime for Python all come from the same gcc 12
+#    (libasan.so.8). UBSan is linked next to it; -fno-sanitize-recover makes
+#    the first UB a hard failure instead of a line in a log nobody reads.
+#  - tsan: a -race c-shared library cannot be loaded by a C program or by
+#    Python (the Go race runtime must own the process's shadow memory), so
+#    the Go side is built normally and only the C side is instrumented.
+#    cmd/cgo sees -fsanitize=thread in CGO_CFLAGS and brackets every cgo
+#    call with __tsan_acquire/__tsan_release on one global token, which is
+#    how Go's own misc/cgo testsanitizers tsan_shared test runs. Runs go
+#    through $(SAN_RUN) (setarch -R, no ASLR), as that test does (go.dev/issue/59418).
+#  - valgrind: the Go 1.25+ `valgrind` tag makes the runtime describe its
+#    heap and goroutine stacks to memcheck with client requests.
+#  - race: Go's race detector; the C code is not instrumented by it.
+#  - cgocheck: the cgocheck2 experiment adds a write barrier check that
+#    throws when a Go pointer is stored into C memory.
+#
+# Planted-bug builds (make audit-selftest only) add PLANT=<C macro names>
+# and PLANT_TAGS=<Go build tags> on the command line; the normal build never
+# sets them.
+#
+# Variables other areas use:
+#   $(PYTEST_ENV)  prefix for every Python process a test run starts:
+#                  `$(PYTEST_ENV) $(PYTHON) -m pytest ...`. Empty except in
+#                  asan (LD_PRELOAD of the ASan runtime + PYTHONMALLOC=malloc)
+#                  and valgrind (PYTHONMALLOC=malloc).
+#   $(SAN_RUN)     prefix for running an instrumented native binary (the
+#                  tsan flavor needs ASLR off); empty in other flavors.
+#   $(GO_TAGS)     the build tags in force (already inside GO_BUILD_FLAGS);
+#                  an area that needs its own tag must add to GO_TAGS, never
+#                  pass a second -tags (the last -tags wins in `go build`).
+
+SAN_DIR := $(ROOT)/sanitizers
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+PLANT ?=
+PLANT_TAGS ?=
+GO_TAGS :=
+PYTEST_ENV :=
+SAN_RUN :=
+
+ifeq ($(FLAVOR),asan)
+FLAVOR_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -fno-omit-frame-pointer
+FLAVOR_LDFLAGS := -fsanitize=address,undefined
+GO_BUILD_FLAGS := -asan
+# The ASan runtime of the same compiler that built the library; Python is
+# not instrumented, so the runtime must be first in its library list.
+ASAN_RUNTIME := $(shell $(CC) -print-file-name=libasan.so)
+PYTEST_ENV := env LD_PRELOAD=$(ASAN_RUNTIME) PYTHONMALLOC=malloc
+# Leak detection at exit is on; ASan stops at the first error; every UBSan
+# finding aborts the run with a stack trace.
+export ASAN_OPTIONS := detect_leaks=1:halt_on_error=1:strict_string_checks=1:check_initialization_order=1:detect_invalid_pointer_pairs=0:print_summary=1
+export LSAN_OPTIONS := suppressions=$(SAN_DIR)/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
+endif
+
+ifeq ($(FLAVOR),tsan)
+FLAVOR_CFLAGS := -fsanitize=thread
+FLAVOR_LDFLAGS := -fsanitize=thread
+# Go's c-shared TSan test turns ASLR off where the kernel's wide mmap
+# randomisation confuses the TSan runtime; harmless where it does not.
+SAN_RUN := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo setarch $$(uname -m) -R)
+export TSAN_OPTIONS := halt_on_error=0:exitcode=66:second_deadlock_stack=1:suppressions=$(SAN_DIR)/tsan.supp
+endif
+
+ifeq ($(FLAVOR),valgrind)
+GO_TAGS += valgrind
+PYTEST_ENV := env PYTHONMALLOC=malloc
+endif
+
+ifeq ($(FLAVOR),race)
+GO_BUILD_FLAGS := -race
+# Report every race (not just the first) and fail the run with exit 66.
+export GORACE := halt_on_error=0 exitcode=66
+endif
+
+ifeq ($(FLAVOR),cgocheck)
+GO_ENV := GOEXPERIMENT=cgocheck2
+endif
+
+# pyenv's python3 is a bash script: preloading ASan into bash makes LSan
+# report bash's own leaks, and valgrind would trace bash. Run the real
+# interpreter in the flavors that wrap Python.
+ifneq ($(filter asan valgrind,$(FLAVOR)),)
+PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
+endif
+
+# Planted bugs: C switches become -D flags, Go tags join the flavor's tags.
+FLAVOR_CFLAGS += $(addprefix -D,$(PLANT))
+GO_TAGS += $(PLANT_TAGS)
+GO_TAGS := $(strip $(GO_TAGS))
+ifneq ($(GO_TAGS),)
+GO_BUILD_FLAGS += -tags=$(subst $(space),$(comma),$(GO_TAGS))
+endif

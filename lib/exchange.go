@@ -1,0 +1,277 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
+#include "gohttp_internal.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"runtime/cgo"
+	"sync"
+	"unsafe"
+)
+
+// exchange is the Go object behind a response handle: one request and its
+// response. C holds only the cgo.Handle token of it in the exchange table.
+type exchange struct {
+	srv    *server
+	handle uint64
+
+	// mu serializes every call on the exchange: several C threads may
+	// write to one response, and http.ResponseWriter is not safe for that.
+	mu          sync.Mutex
+	rw          http.ResponseWriter
+	req         *http.Request
+	body        io.ReadCloser // r.Body behind http.MaxBytesReader
+	wroteHeader bool          // final status sent, explicitly or by a write
+	aborted     bool          // gohttp_abort was called
+	finished    bool          // handler returned / done: set after handle free
+
+	// Pull mode only: done is closed by gohttp_done, cleaned by the request
+	// goroutine once the handle and arena are freed.
+	done     chan struct{}
+	cleaned  chan struct{}
+	doneOnce sync.Once
+}
+
+// withExchange resolves w, holds its use-reference and the exchange mutex
+// for the duration of fn, and gives both back. A stale, freed, forged or 0
+// handle never reaches fn: GOHTTP_ESTALE (counted, last error set).
+func withExchange(w C.gohttp_handle, fn func(ex *exchange) int64) int64 {
+	var p C.uintptr_t
+	if C.gohttp__deref(exchangeTable, C.uint64_t(w), &p) != 0 {
+		return int64(codeStale)
+	}
+	defer C.gohttp_proxy_release(exchangeTable, C.uint64_t(w))
+	testPanicPoint()
+	ex, ok := cgo.Handle(p).Value().(*exchange)
+	if !ok {
+		panic("gohttp: exchange table payload is not an exchange")
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	return fn(ex)
+}
+
+//export gohttp_write_header
+func gohttp_write_header(w C.gohttp_handle, status C.int) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		return int64(ex.writeHeader(int(status)))
+	}))
+}
+
+func (ex *exchange) writeHeader(status int) int {
+	if status < 100 || status > 999 {
+		return fail(codeInval, "write_header: status %d outside 100..999", status)
+	}
+	if ex.wroteHeader {
+		return fail(codeState, "write_header(%d): status already sent", status)
+	}
+	ex.rw.WriteHeader(status)
+	// 1xx other than 101 are informational: net/http sends them at once
+	// and the final status is still to come.
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		ex.wroteHeader = true
+	}
+	return codeOK
+}
+
+// headerArgs validates a header name (RFC 7230 token) and value (no CR, LF,
+// NUL), both bounded by the server's max_header_bytes.
+func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t, withValue bool) (string, string, int) {
+	limit := ex.srv.opts.maxHeaderBytes
+	n, code := bytesArg(op+": name", name, nameLen, limit)
+	if code != codeOK {
+		return "", "", code
+	}
+	if !isToken(n) {
+		return "", "", fail(codeInval, "%s: header name %q is not an HTTP token", op, n)
+	}
+	if !withValue {
+		return n, "", codeOK
+	}
+	v, code := bytesArg(op+": value", value, valueLen, limit)
+	if code != codeOK {
+		return "", "", code
+	}
+	if i := badValueByte(v); i >= 0 {
+		return "", "", fail(codeInval, "%s: header %s value has a CR, LF or NUL byte at %d", op, n, i)
+	}
+	if ex.wroteHeader {
+		return "", "", fail(codeState, "%s %s: headers already sent", op, n)
+	}
+	return n, v, codeOK
+}
+
+//export gohttp_set_header
+func gohttp_set_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		n, v, code := ex.headerArgs("set_header", name, nameLen, value, valueLen, true)
+		if code == codeOK {
+			ex.rw.Header().Set(n, v)
+		}
+		return int64(code)
+	}))
+}
+
+//export gohttp_add_header
+func gohttp_add_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		n, v, code := ex.headerArgs("add_header", name, nameLen, value, valueLen, true)
+		if code == codeOK {
+			ex.rw.Header().Add(n, v)
+		}
+		return int64(code)
+	}))
+}
+
+//export gohttp_del_header
+func gohttp_del_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		n, _, code := ex.headerArgs("del_header", name, nameLen, nil, 0, false)
+		if code != codeOK {
+			return int64(code)
+		}
+		if ex.wroteHeader {
+			return int64(fail(codeState, "del_header %s: headers already sent", n))
+		}
+		ex.rw.Header().Del(n)
+		return int64(codeOK)
+	}))
+}
+
+//export gohttp_write
+func gohttp_write(w C.gohttp_handle, buf *C.gohttp__cvoid, n C.int64_t) (rc C.int64_t) {
+	defer recoverInto(&rc)
+	return C.int64_t(withExchange(w, func(ex *exchange) int64 {
+		return ex.write(unsafe.Pointer(buf), int64(n))
+	}))
+}
+
+// write copies n bytes of C memory into the response (net/http buffers or
+// sends them before returning; nothing keeps the slice).
+func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
+	if n < 0 {
+		return int64(fail(codeInval, "write: negative length %d", n))
+	}
+	if buf == nil && n > 0 {
+		return int64(fail(codeInval, "write: buf is NULL with length %d", n))
+	}
+	var b []byte
+	if n > 0 {
+		b = unsafe.Slice((*byte)(buf), n)
+	}
+	m, err := ex.rw.Write(b)
+	ex.wroteHeader = true
+	switch {
+	case errors.Is(err, http.ErrBodyNotAllowed):
+		return int64(fail(codeState, "write: the status sent does not allow a body"))
+	case err != nil:
+		return int64(fail(codeIO, "write: %v", err))
+	}
+	return int64(m)
+}
+
+//export gohttp_flush
+func gohttp_flush(w C.gohttp_handle) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		err := http.NewResponseController(ex.rw).Flush()
+		ex.wroteHeader = true
+		if err != nil {
+			return int64(fail(codeIO, "flush: %v", err))
+		}
+		return int64(codeOK)
+	}))
+}
+
+//export gohttp_abort
+func gohttp_abort(w C.gohttp_handle) (rc C.int) {
+	defer recoverInto(&rc)
+	return C.int(withExchange(w, func(ex *exchange) int64 {
+		ex.aborted = true
+		return int64(codeOK)
+	}))
+}
+
+//export gohttp_read_body
+func gohttp_read_body(w C.gohttp_handle, buf unsafe.Pointer, capacity C.int64_t) (rc C.int64_t) {
+	defer recoverInto(&rc)
+	return C.int64_t(withExchange(w, func(ex *exchange) int64 {
+		return ex.readBody(buf, int64(capacity))
+	}))
+}
+
+// readBody reads one chunk of the body into C memory. Past max_body_bytes
+// it answers ETOOLARGE, and turns the response into a 413 if no status was
+// sent yet (the handler may still write a body for it).
+func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
+	if capacity < 0 {
+		return int64(fail(codeInval, "read_body: negative capacity %d", capacity))
+	}
+	if buf == nil && capacity > 0 {
+		return int64(fail(codeInval, "read_body: buf is NULL with capacity %d", capacity))
+	}
+	if capacity == 0 {
+		return 0
+	}
+	if capacity > maxReadChunk {
+		capacity = maxReadChunk
+	}
+	b := unsafe.Slice((*byte)(buf), capacity)
+	for {
+		n, err := ex.body.Read(b)
+		if n > 0 {
+			return int64(n) // an error comes back on the next call
+		}
+		var tooLarge *http.MaxBytesError
+		switch {
+		case err == nil:
+			continue // a 0, nil read: try again
+		case err == io.EOF:
+			return 0
+		case errors.As(err, &tooLarge):
+			if !ex.wroteHeader {
+				ex.rw.WriteHeader(http.StatusRequestEntityTooLarge)
+				ex.wroteHeader = true
+			}
+			return int64(fail(codeTooLarge, "read_body: request body exceeds max_body_bytes (%d)", tooLarge.Limit))
+		default:
+			return int64(fail(codeIO, "read_body: %v", err))
+		}
+	}
+}
+
+//export gohttp_path_value
+func gohttp_path_value(w C.gohttp_handle, name *C.gohttp__cchar, buf *C.char, capacity C.int64_t) (rc C.int64_t) {
+	defer recoverInto(&rc)
+	return C.int64_t(withExchange(w, func(ex *exchange) int64 {
+		n, code := cStringArg("path_value: name", (*C.char)(unsafe.Pointer(name)), maxPathNameLen)
+		if code != codeOK {
+			return int64(code)
+		}
+		if capacity < 0 {
+			return int64(fail(codeInval, "path_value: negative capacity %d", int64(capacity)))
+		}
+		if buf == nil && capacity > 0 {
+			return int64(fail(codeInval, "path_value: buf is NULL with capacity %d", int64(capacity)))
+		}
+		v := ex.req.PathValue(n)
+		if capacity > 0 {
+			// snprintf semantics: copy what fits, always NUL-terminate.
+			m := min(int64(len(v)), int64(capacity)-1)
+			dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), m+1)
+			copy(dst, v[:m])
+			dst[m] = 0
+		}
+		return int64(len(v))
+	}))
+}

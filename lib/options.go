@@ -1,0 +1,107 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
+#include "gohttp_internal.h"
+*/
+import "C"
+
+import (
+	"math"
+	"time"
+)
+
+// serverOptions is gohttp_options after validation and defaulting.
+type serverOptions struct {
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	writeTimeout      time.Duration
+	maxHeaderBytes    int
+	maxBodyBytes      int64
+	maxHandlers       int
+	queueTimeout      time.Duration
+}
+
+// Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
+// silently clamped: a caller asking for them has a bug (usually a unit
+// mistake), and telling them beats a server that behaves unexpectedly.
+const (
+	maxTimeoutMS      = math.MaxInt64 / int64(time.Millisecond) // no Duration overflow
+	maxHeaderBytesCap = 1 << 30
+	maxHandlersCap    = 1 << 16 // bounded OS threads per server
+)
+
+// Defaults, documented in gohttp.h and mirrored by gohttp_options_init.
+var defaultOptions = serverOptions{
+	readHeaderTimeout: 10 * time.Second,
+	idleTimeout:       120 * time.Second,
+	writeTimeout:      0,
+	maxHeaderBytes:    1 << 20,
+	maxBodyBytes:      10 << 20,
+	maxHandlers:       64,
+	queueTimeout:      10 * time.Second,
+}
+
+// parseOptions validates o (NULL means all defaults): a zero field takes
+// its default, a negative or out-of-range one is GOHTTP_EINVAL with the
+// field named in the last error.
+func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
+	opts := defaultOptions
+	if o == nil {
+		return opts, codeOK
+	}
+	ms := func(name string, v C.int64_t, dst *time.Duration) int {
+		switch {
+		case v < 0 || int64(v) > maxTimeoutMS:
+			return fail(codeInval, "gohttp_options.%s: %d ms out of range 0..%d", name, int64(v), maxTimeoutMS)
+		case v > 0:
+			*dst = time.Duration(v) * time.Millisecond
+		}
+		return codeOK
+	}
+	if rc := ms("read_header_timeout_ms", o.read_header_timeout_ms, &opts.readHeaderTimeout); rc != codeOK {
+		return opts, rc
+	}
+	if rc := ms("idle_timeout_ms", o.idle_timeout_ms, &opts.idleTimeout); rc != codeOK {
+		return opts, rc
+	}
+	if rc := ms("write_timeout_ms", o.write_timeout_ms, &opts.writeTimeout); rc != codeOK {
+		return opts, rc
+	}
+	if rc := ms("queue_timeout_ms", o.queue_timeout_ms, &opts.queueTimeout); rc != codeOK {
+		return opts, rc
+	}
+	switch v := int64(o.max_header_bytes); {
+	case v < 0 || v > maxHeaderBytesCap:
+		return opts, fail(codeInval, "gohttp_options.max_header_bytes: %d out of range 0..%d", v, maxHeaderBytesCap)
+	case v > 0:
+		opts.maxHeaderBytes = int(v)
+	}
+	switch v := int64(o.max_body_bytes); {
+	case v < 0:
+		return opts, fail(codeInval, "gohttp_options.max_body_bytes: %d is negative", v)
+	case v > 0:
+		opts.maxBodyBytes = v
+	}
+	switch v := int64(o.max_handlers); {
+	case v < 0 || v > maxHandlersCap:
+		return opts, fail(codeInval, "gohttp_options.max_handlers: %d out of range 0..%d", v, maxHandlersCap)
+	case v > 0:
+		opts.maxHandlers = int(v)
+	}
+	return opts, codeOK
+}
+
+// timeoutArg turns a wait-style timeout in ms into (duration, forever).
+// -1 means forever; other negatives are GOHTTP_EINVAL.
+func timeoutArg(name string, v C.int64_t) (time.Duration, bool, int) {
+	switch {
+	case v == -1:
+		return 0, true, codeOK
+	case v < 0:
+		return 0, false, fail(codeInval, "%s: timeout %d ms (use -1 to wait forever)", name, int64(v))
+	case int64(v) > maxTimeoutMS:
+		return 0, true, codeOK
+	}
+	return time.Duration(v) * time.Millisecond, false, codeOK
+}

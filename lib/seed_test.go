@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// The seed's API: HandleFunc + ListenAndServe on the default server,
+// Shutdown makes ListenAndServe return, and the default server is released.
+func TestSeedAPI(t *testing.T) {
+	zeroAtEnd(t)
+	if msg := tSeedHandleFunc("/", false); msg != "" {
+		t.Fatalf("HandleFunc: %s", msg)
+	}
+	if msg := tSeedHandleFunc("/echo", true); msg != "" {
+		t.Fatalf("HandleFunc: %s", msg)
+	}
+	if msg := tSeedHandleFunc("/", false); !strings.Contains(msg, "conflicts") {
+		t.Errorf("duplicate HandleFunc: last error %q", msg)
+	}
+	if msg := tSeedHandleFunc("/{bad", false); !strings.Contains(msg, "bad") {
+		t.Errorf("bad pattern HandleFunc: last error %q", msg)
+	}
+	addr := freeAddr(t)
+	done := make(chan string)
+	go func() { done <- tSeedListenAndServe(addr) }()
+	base := "http://" + addr
+	var resp *http.Response
+	var err error
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get(base + "/hello?x=1"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(resp); resp.StatusCode != 202 || body != fmt.Sprintf("GET /hello?x=1 %s\n", addr) {
+		t.Errorf("seed hello = %d %q", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", base+"/echo", strings.NewReader("seed body"))
+	req.Header.Set("X-Seed", "yes")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(resp)
+	if !strings.Contains(body, "X-Seed: yes\r\n") || !strings.HasSuffix(body, "--\nseed body") {
+		t.Errorf("seed echo = %q", body)
+	}
+	// Over the default max body (10 MiB): 413 without calling the handler.
+	req, _ = http.NewRequest("POST", base+"/echo", strings.NewReader(strings.Repeat("z", 10<<20+1)))
+	resp, err = http.DefaultClient.Do(req)
+	if err == nil {
+		if readAll(resp); resp.StatusCode != 413 {
+			t.Errorf("seed big body = %d, want 413", resp.StatusCode)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	tSeedShutdown()
+	select {
+	case msg := <-done:
+		if msg != "" {
+			t.Errorf("ListenAndServe left last error %q", msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not return after Shutdown")
+	}
+	// Shutdown with nothing serving is harmless; a fresh default server
+	// reports a bind failure and returns.
+	tSeedShutdown()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tSeedHandleFunc("/", false)
+	if msg := tSeedListenAndServe(ln.Addr().String()); !strings.Contains(msg, "address already in use") {
+		t.Errorf("ListenAndServe on a used port: last error %q", msg)
+	}
+}

@@ -1,0 +1,419 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
+#include "gohttp_internal.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// serverState is the lifecycle of one server:
+//
+//	new --start--> running --shutdown--> stopping --(Serve returned,
+//	 |                                     Shutdown/Close done, no handler
+//	 |                                     left)--> stopped
+//	 +--shutdown (never started)--------------------------> stopped
+//	new|stopped --free--> freed
+type serverState int
+
+const (
+	stateNew serverState = iota
+	stateRunning
+	stateStopping
+	stateStopped
+	stateFreed
+)
+
+// server is the Go object behind a gohttp_server handle. The C table holds
+// only the cgo.Handle token of it, never its address.
+type server struct {
+	handle uint64 // its own gohttp_server handle (for the EDEADLK marker)
+	opts   serverOptions
+	mux    *http.ServeMux
+	hs     *http.Server
+	slots  chan struct{}  // dispatch slots; cap == max_handlers
+	queue  chan pullOffer // pull mode hand-off, unbuffered
+
+	mu            sync.Mutex
+	state         serverState
+	active        int  // ServeHTTP calls past enterHandler
+	serveReturned bool // Serve goroutine finished
+	closeDone     bool // Shutdown (and Close if needed) finished
+	closing       chan struct{} // closed when shutdown begins (or at free)
+	stopped       chan struct{} // closed when state becomes stopped
+}
+
+var serverTable = C.gohttp__servers()
+
+// lookupServer resolves a server handle to its object. The use-reference is
+// given back at once: the Go object stays alive by its own reference, and
+// no export blocks while holding a server use-reference, so gohttp_free
+// never waits on a long gohttp_wait or gohttp_next.
+func lookupServer(h C.gohttp_server) (*server, int) {
+	var p C.uintptr_t
+	if C.gohttp__deref(serverTable, C.uint64_t(h), &p) != 0 {
+		return nil, codeStale
+	}
+	defer C.gohttp_proxy_release(serverTable, C.uint64_t(h))
+	s, ok := cgo.Handle(p).Value().(*server)
+	if !ok {
+		panic("gohttp: server table payload is not a server")
+	}
+	return s, codeOK
+}
+
+//export gohttp_server_new
+func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
+	defer recoverInto(&rc)
+	if out == nil {
+		return C.int(fail(codeInval, "gohttp_server_new: out is NULL"))
+	}
+	opts, code := parseOptions(o)
+	if code != codeOK {
+		return C.int(code)
+	}
+	s := &server{
+		opts:    opts,
+		mux:     http.NewServeMux(),
+		slots:   make(chan struct{}, opts.maxHandlers),
+		queue:   make(chan pullOffer),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	s.hs = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: opts.readHeaderTimeout,
+		IdleTimeout:       opts.idleTimeout,
+		WriteTimeout:      opts.writeTimeout,
+		MaxHeaderBytes:    opts.maxHeaderBytes,
+	}
+	// Owner of gh: the server table entry; deleted in gohttp_free.
+	gh := cgo.NewHandle(s)
+	h := C.gohttp_proxy_ref(serverTable, C.uintptr_t(gh))
+	if h == 0 {
+		gh.Delete()
+		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
+	}
+	s.handle = uint64(h)
+	C.gohttp__count_server(1)
+	*out = C.gohttp_server(h)
+	return 0
+}
+
+// addRoute registers h for pattern. ServeMux reports bad and conflicting
+// patterns by panicking; that panic is expected input validation here, so
+// it is turned into EPATTERN / EEXIST (not counted as a recovered panic).
+func (s *server) addRoute(pattern string, h http.Handler) (code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateNew {
+		return fail(codeState, "route %q: routes can only be added before start", pattern)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprint(r)
+			if strings.Contains(msg, "conflicts with pattern") {
+				code = fail(codeExist, "%s", msg)
+			} else {
+				code = fail(codePattern, "%s", msg)
+			}
+		}
+	}()
+	s.mux.Handle(pattern, h)
+	return codeOK
+}
+
+//export gohttp_route
+func gohttp_route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_handler, userdata unsafe.Pointer) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	pat, code := cStringArg("pattern", (*C.char)(unsafe.Pointer(pattern)), maxPatternLen)
+	if code != codeOK {
+		return C.int(code)
+	}
+	if fn == nil {
+		return C.int(fail(codeInval, "route %q: handler is NULL", pat))
+	}
+	return C.int(s.addRoute(pat, &route{srv: s, fn: fn, userdata: userdata}))
+}
+
+//export gohttp_route_queue
+func gohttp_route_queue(sh C.gohttp_server, pattern *C.gohttp__cchar, userdata unsafe.Pointer) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	pat, code := cStringArg("pattern", (*C.char)(unsafe.Pointer(pattern)), maxPatternLen)
+	if code != codeOK {
+		return C.int(code)
+	}
+	return C.int(s.addRoute(pat, &route{srv: s, pull: true, userdata: userdata}))
+}
+
+// start binds addr synchronously (so the caller learns a bind failure and
+// the real port) and serves in a goroutine.
+func (s *server) start(addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateNew {
+		return fail(codeState, "start %q: server already started or shut down", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fail(codeBind, "%v", err)
+	}
+	s.state = stateRunning
+	go s.serve(ln)
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serve runs http.Server.Serve until shutdown. If Serve fails on its own
+// (not ErrServerClosed) the server shuts itself down so wait still ends.
+func (s *server) serve(ln net.Listener) {
+	err := s.hs.Serve(ln)
+	if !errors.Is(err, http.ErrServerClosed) {
+		s.beginShutdown(0)
+	}
+	s.mu.Lock()
+	s.serveReturned = true
+	s.checkStoppedLocked()
+	s.mu.Unlock()
+}
+
+//export gohttp_start
+func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	a, code := cStringArg("addr", (*C.char)(unsafe.Pointer(addr)), maxAddrLen)
+	if code != codeOK {
+		return C.int(code)
+	}
+	return C.int(s.start(a))
+}
+
+//export gohttp_listen_and_serve
+func gohttp_listen_and_serve(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	a, code := cStringArg("addr", (*C.char)(unsafe.Pointer(addr)), maxAddrLen)
+	if code != codeOK {
+		return C.int(code)
+	}
+	if port := s.start(a); port < 0 {
+		return C.int(port)
+	}
+	return C.int(s.wait(0, true))
+}
+
+// beginShutdown starts a graceful shutdown and returns at once: it never
+// blocks, so it is safe from inside a handler of this very server. A
+// goroutine runs http.Server.Shutdown with the timeout, then Close() if
+// handlers are still running. Later calls do nothing.
+func (s *server) beginShutdown(timeout time.Duration) {
+	s.beginShutdownMode(timeout, false)
+}
+
+func (s *server) beginShutdownMode(timeout time.Duration, forever bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateNew:
+		// Never served: nothing to drain.
+		s.state = stateStopped
+		s.serveReturned, s.closeDone = true, true
+		close(s.closing)
+		close(s.stopped)
+		return
+	case stateRunning:
+		s.state = stateStopping
+		close(s.closing)
+	default:
+		return
+	}
+	go func() {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if !forever {
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		if err := s.hs.Shutdown(ctx); err != nil {
+			// Handlers outlived the timeout: close their connections.
+			// The handlers themselves still run to completion (Go cannot
+			// stop a C function); wait covers them through s.active.
+			s.hs.Close()
+		}
+		cancel()
+		s.mu.Lock()
+		s.closeDone = true
+		s.checkStoppedLocked()
+		s.mu.Unlock()
+	}()
+}
+
+// checkStoppedLocked moves stopping -> stopped once nothing of the server
+// runs any more. s.mu must be held.
+func (s *server) checkStoppedLocked() {
+	if s.state == stateStopping && s.serveReturned && s.closeDone && s.active == 0 {
+		s.state = stateStopped
+		close(s.stopped)
+	}
+}
+
+//export gohttp_shutdown
+func gohttp_shutdown(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	d, forever, code := timeoutArg("gohttp_shutdown", timeoutMS)
+	if code != codeOK {
+		return C.int(code)
+	}
+	s.beginShutdownMode(d, forever)
+	return 0
+}
+
+// wait blocks until the server is stopped. Called from inside one of its
+// own handlers (or with one of its pulled exchanges open on this thread) it
+// would wait on itself: EDEADLK.
+func (s *server) wait(d time.Duration, forever bool) int {
+	if C.gohttp__thread_serves(C.uint64_t(s.handle)) != 0 {
+		return fail(codeDeadlk, "gohttp_wait: called from inside one of the server's own handlers")
+	}
+	s.mu.Lock()
+	st := s.state
+	s.mu.Unlock()
+	if st == stateNew {
+		return fail(codeState, "gohttp_wait: server was never started")
+	}
+	select { // a 0 timeout polls: an already stopped server must win
+	case <-s.stopped:
+		return codeOK
+	default:
+	}
+	if forever {
+		<-s.stopped
+		return codeOK
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.stopped:
+		return codeOK
+	case <-t.C:
+		return fail(codeTimedOut, "gohttp_wait: server still running after %v", d)
+	}
+}
+
+//export gohttp_wait
+func gohttp_wait(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	d, forever, code := timeoutArg("gohttp_wait", timeoutMS)
+	if code != codeOK {
+		return C.int(code)
+	}
+	return C.int(s.wait(d, forever))
+}
+
+//export gohttp_free
+func gohttp_free(sh C.gohttp_server) (rc C.int) {
+	defer recoverInto(&rc)
+	var p C.uintptr_t
+	if C.gohttp__deref(serverTable, C.uint64_t(sh), &p) != 0 {
+		return C.int(codeStale)
+	}
+	gh := cgo.Handle(p)
+	s := gh.Value().(*server)
+	s.mu.Lock()
+	switch s.state {
+	case stateRunning, stateStopping:
+		s.mu.Unlock()
+		C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
+		return C.int(fail(codeBusy, "gohttp_free: server is running; shutdown and wait first"))
+	case stateFreed:
+		// Lost a race with another gohttp_free of the same handle.
+		s.mu.Unlock()
+		C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
+		C.gohttp__count_stale()
+		return C.int(fail(codeStale, "gohttp_free: server already freed"))
+	case stateNew:
+		// Wake gohttp_next callers blocked on a server that never ran.
+		close(s.closing)
+		close(s.stopped)
+	}
+	s.state = stateFreed
+	s.mu.Unlock()
+	C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
+	C.gohttp_proxy_free(serverTable, C.uint64_t(sh), nil)
+	gh.Delete()
+	C.gohttp__count_server(-1)
+	return 0
+}
+
+// enterHandler admits a request into the server's handler count; false
+// once the server has stopped (a connection that raced the final Close),
+// so no handler ever runs after gohttp_wait returned 0.
+func (s *server) enterHandler() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStopped || s.state == stateFreed {
+		return false
+	}
+	s.active++
+	return true
+}
+
+func (s *server) leaveHandler() {
+	s.mu.Lock()
+	s.active--
+	s.checkStoppedLocked()
+	s.mu.Unlock()
+}
+
+// takeSlot waits up to queue_timeout_ms for a dispatch slot (false on
+// timeout or when the client went away first).
+func (s *server) takeSlot(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(s.opts.queueTimeout)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s *server) releaseSlot() { <-s.slots }

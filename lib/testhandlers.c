@@ -1,0 +1,504 @@
+// testhandlers.c - C handlers and drivers for lib/*_test.go; see
+// testhandlers.h. Compiled into the library with hidden visibility.
+#pragma GCC diagnostic error "-Wunused-parameter"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testhandlers.h"
+
+static gohttp_server slots[8];
+
+void *gohttp__test_slot(int i) { return &slots[i]; }
+void gohttp__test_set_slot(int i, gohttp_server s) { slots[i] = s; }
+
+static gohttp_server slot_server(void *ud) { return *(gohttp_server *)ud; }
+
+static int64_t put(gohttp_handle w, const char *s)
+{
+    return gohttp_write(w, s, (int64_t)strlen(s));
+}
+
+static int64_t putf(gohttp_handle w, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    return gohttp_write(w, buf, n);
+}
+
+static int set_hdr(gohttp_handle w, const char *name, const char *value, size_t value_len)
+{
+    return gohttp_set_header(w, name, strlen(name), value, value_len);
+}
+
+void gohttp__test_hello(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    gohttp_set_header(w, "Content-Type", 12, "text/plain", 10);
+    put(w, "Hello, world.\n");
+}
+
+// Echo: the request's metadata as X-Echo-* response headers, the body
+// (read in small chunks, so several read_body calls) as the response body.
+void gohttp__test_echo(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)ud;
+    size_t cap = 4096, len = 0;
+    char *body = malloc(cap);
+    if (body == NULL) {
+        gohttp_write_header(w, 500);
+        return;
+    }
+    for (;;) {
+        if (cap - len < 1000) {
+            char *bigger = realloc(body, cap * 2);
+            if (bigger == NULL) {
+                free(body);
+                gohttp_write_header(w, 500);
+                return;
+            }
+            body = bigger;
+            cap *= 2;
+        }
+        int64_t n = gohttp_read_body(w, body + len, 1000);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            free(body);
+            putf(w, "read_body=%lld\n", (long long)n);
+            return;
+        }
+        len += (size_t)n;
+    }
+    set_hdr(w, "X-Echo-Method", req->method, req->method_len);
+    set_hdr(w, "X-Echo-Url", req->url, req->url_len);
+    set_hdr(w, "X-Echo-Path", req->path, req->path_len);
+    set_hdr(w, "X-Echo-Query", req->raw_query, req->raw_query_len);
+    set_hdr(w, "X-Echo-Host", req->host, req->host_len);
+    set_hdr(w, "X-Echo-Proto", req->proto, req->proto_len);
+    set_hdr(w, "X-Echo-Remote", req->remote_addr, req->remote_addr_len);
+    char num[64];
+    int n = snprintf(num, sizeof num, "%lld", (long long)req->content_length);
+    set_hdr(w, "X-Echo-Content-Length", num, (size_t)n);
+    // NUL-termination and lengths must agree on every string.
+    int terminated = req->method[req->method_len] == 0 && req->url[req->url_len] == 0 &&
+                     req->path[req->path_len] == 0 && req->host[req->host_len] == 0;
+    for (size_t i = 0; i < req->header_count; i++) {
+        const gohttp_header *h = &req->headers[i];
+        terminated = terminated && h->name[h->name_len] == 0 && h->value[h->value_len] == 0;
+        char line[2048];
+        int m = snprintf(line, sizeof line, "%.*s=%.*s", (int)h->name_len, h->name,
+                         (int)h->value_len, h->value);
+        if (m > 0 && (size_t)m < sizeof line)
+            gohttp_add_header(w, "X-Echo-Header", 13, line, (size_t)m);
+    }
+    set_hdr(w, "X-Echo-Terminated", terminated ? "yes" : "no", terminated ? 3 : 2);
+    int64_t wrote = gohttp_write(w, body, (int64_t)len);
+    free(body);
+    if (wrote != (int64_t)len)
+        fprintf(stderr, "echo: write returned %lld for %zu\n", (long long)wrote, len);
+}
+
+// Threads: several C threads write fixed-size lines into one response at
+// once; the library must serialize them so every line arrives whole.
+typedef struct writer_arg {
+    gohttp_handle w;
+    int id;
+    int failures;
+} writer_arg;
+
+static void *writer_main(void *p)
+{
+    writer_arg *a = p;
+    for (int i = 0; i < GOHTTP_TEST_LINES; i++) {
+        char line[GOHTTP_TEST_LINE_LEN + 1];
+        snprintf(line, sizeof line, "t%02d-l%04d-%*s\n", a->id, i, GOHTTP_TEST_LINE_LEN - 11, "x");
+        if (gohttp_write(a->w, line, GOHTTP_TEST_LINE_LEN) != GOHTTP_TEST_LINE_LEN)
+            a->failures++;
+    }
+    return NULL;
+}
+
+void gohttp__test_threads(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    pthread_t th[GOHTTP_TEST_WRITERS];
+    writer_arg args[GOHTTP_TEST_WRITERS];
+    int started = 0;
+    for (int i = 0; i < GOHTTP_TEST_WRITERS; i++) {
+        args[i] = (writer_arg){.w = w, .id = i};
+        if (pthread_create(&th[i], NULL, writer_main, &args[i]) == 0)
+            started++;
+        else
+            break;
+    }
+    int failures = GOHTTP_TEST_WRITERS - started;
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        failures += args[i].failures;
+    }
+    putf(w, "failures=%d\n", failures);
+}
+
+// Stash: keep the handle after returning (a host bug the library must
+// make harmless).
+static gohttp_handle stashed;
+
+void gohttp__test_stash(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    __atomic_store_n(&stashed, w, __ATOMIC_SEQ_CST);
+    put(w, "stashed\n");
+}
+
+gohttp_handle gohttp__test_stashed(void)
+{
+    return __atomic_load_n(&stashed, __ATOMIC_SEQ_CST);
+}
+
+static void *late_writer(void *p)
+{
+    int64_t *rc = p;
+    *rc = gohttp_write(gohttp__test_stashed(), "LATE-WRITE", 10);
+    return NULL;
+}
+
+int64_t gohttp__test_late_write(void)
+{
+    int64_t rc = 1;
+    pthread_t th;
+    if (pthread_create(&th, NULL, late_writer, &rc) != 0)
+        return 1;
+    pthread_join(th, NULL);
+    return rc;
+}
+
+// Block: wait until the test releases every blocked handler.
+static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
+static int block_entered;
+static unsigned block_generation;
+
+void gohttp__test_block(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    pthread_mutex_lock(&block_mu);
+    block_entered++;
+    unsigned gen = block_generation;
+    while (block_generation == gen)
+        pthread_cond_wait(&block_cv, &block_mu);
+    pthread_mutex_unlock(&block_mu);
+    put(w, "unblocked\n");
+}
+
+int gohttp__test_block_entered(void)
+{
+    pthread_mutex_lock(&block_mu);
+    int n = block_entered;
+    pthread_mutex_unlock(&block_mu);
+    return n;
+}
+
+void gohttp__test_block_release(void)
+{
+    pthread_mutex_lock(&block_mu);
+    block_generation++;
+    pthread_cond_broadcast(&block_cv);
+    pthread_mutex_unlock(&block_mu);
+}
+
+void gohttp__test_block_reset(void)
+{
+    pthread_mutex_lock(&block_mu);
+    block_entered = 0;
+    pthread_mutex_unlock(&block_mu);
+}
+
+// Badinput: every bad argument a response/request call can get, each
+// answered "name=code" in the body; the status ends up 201.
+void gohttp__test_badinput(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    char buf[8192];
+    size_t off = 0;
+    char big[5000];
+    memset(big, 'a', sizeof big);
+#define REC(name, expr)                                                              \
+    do {                                                                             \
+        long long rc_ = (long long)(expr);                                           \
+        int n_ = snprintf(buf + off, sizeof buf - off, "%s=%lld\n", name, rc_);      \
+        if (n_ > 0 && (size_t)n_ < sizeof buf - off)                                 \
+            off += (size_t)n_;                                                       \
+    } while (0)
+    REC("status_0", gohttp_write_header(w, 0));
+    REC("status_99", gohttp_write_header(w, 99));
+    REC("status_1000", gohttp_write_header(w, 1000));
+    REC("status_neg", gohttp_write_header(w, -200));
+    REC("name_null", gohttp_set_header(w, NULL, 3, "v", 1));
+    REC("name_empty", gohttp_set_header(w, "", 0, "v", 1));
+    REC("name_space", gohttp_set_header(w, "Bad Name", 8, "v", 1));
+    REC("name_colon", gohttp_set_header(w, "Bad:", 4, "v", 1));
+    REC("name_nul", gohttp_set_header(w, "X\0Y", 3, "v", 1));
+    REC("name_crlf", gohttp_add_header(w, "X\r\nY", 4, "v", 1));
+    REC("name_long", gohttp_set_header(w, big, sizeof big, "v", 1));
+    REC("value_cr", gohttp_set_header(w, "X-A", 3, "a\rb", 3));
+    REC("value_lf", gohttp_set_header(w, "X-A", 3, "a\nb", 3));
+    REC("value_crlf", gohttp_add_header(w, "X-A", 3, "a\r\nSet-Cookie: x=1", 18));
+    REC("value_nul", gohttp_set_header(w, "X-A", 3, "a\0b", 3));
+    REC("value_null", gohttp_set_header(w, "X-A", 3, NULL, 2));
+    REC("value_long", gohttp_set_header(w, "X-A", 3, big, sizeof big));
+    REC("del_null", gohttp_del_header(w, NULL, 1));
+    REC("del_bad", gohttp_del_header(w, "a b", 3));
+    REC("write_null", gohttp_write(w, NULL, 5));
+    REC("write_neg", gohttp_write(w, "abc", -1));
+    REC("read_null", gohttp_read_body(w, NULL, 5));
+    REC("read_neg", gohttp_read_body(w, buf, -1));
+    REC("pv_name_null", gohttp_path_value(w, NULL, buf, 10));
+    REC("pv_buf_null", gohttp_path_value(w, "id", NULL, 10));
+    REC("pv_cap_neg", gohttp_path_value(w, "id", buf, -1));
+    REC("done_push", gohttp_done(w));
+    // Valid calls still work after all of the above.
+    REC("value_empty_ok", gohttp_set_header(w, "X-Empty", 7, NULL, 0));
+    REC("set_ok", gohttp_set_header(w, "X-Ok", 4, "yes", 3));
+    REC("status_201", gohttp_write_header(w, 201));
+    REC("status_again", gohttp_write_header(w, 202));
+    REC("set_after", gohttp_set_header(w, "X-Late", 6, "v", 1));
+    REC("add_after", gohttp_add_header(w, "X-Late", 6, "v", 1));
+    REC("del_after", gohttp_del_header(w, "X-Ok", 4));
+#undef REC
+    gohttp_write(w, buf, (int64_t)off);
+}
+
+void gohttp__test_shutdown_self(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    putf(w, "shutdown=%d\n", gohttp_shutdown(slot_server(ud), 2000));
+    putf(w, "again=%d\n", gohttp_shutdown(slot_server(ud), 2000));
+}
+
+void gohttp__test_wait_self(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    int rc = gohttp_wait(slot_server(ud), 1000);
+    putf(w, "wait=%d err=%s\n", rc, gohttp_last_error());
+    // Only on the handler's own (running) server: on another server
+    // listen_and_serve would start it and block, as documented.
+    if (strcmp(req->path, "/wait") == 0)
+        putf(w, "las=%d\n", gohttp_listen_and_serve(slot_server(ud), "127.0.0.1:0"));
+}
+
+void gohttp__test_pathvalue(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    char big[256], small[4], missing[16] = "untouched";
+    int64_t n = gohttp_path_value(w, "id", big, sizeof big);
+    int64_t n2 = gohttp_path_value(w, "id", small, sizeof small);
+    int64_t n3 = gohttp_path_value(w, "missing", missing, sizeof missing);
+    int64_t n4 = gohttp_path_value(w, "id", NULL, 0);
+    putf(w, "id=%s n=%lld small=%s n2=%lld missing=[%s] n3=%lld n4=%lld\n", big,
+         (long long)n, small, (long long)n2, missing, (long long)n3, (long long)n4);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+void gohttp__test_flush(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    put(w, "chunk1\n");
+    int rc = gohttp_flush(w);
+    sleep_ms(20);
+    putf(w, "flush=%d\n", rc);
+}
+
+void gohttp__test_abort(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    put(w, "partial");
+    gohttp_flush(w);
+    gohttp_abort(w);
+}
+
+// Twowrites: the first write may be made to fail by the test (injected
+// panic); the body reports both results.
+void gohttp__test_twowrites(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    int64_t first = gohttp_set_header(w, "X-First", 7, "1", 1);
+    putf(w, "first=%lld\n", (long long)first);
+}
+
+void gohttp__test_seed_hello(ResponseWriterPtr w, Request *req)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s %s %s\n", req->Method, req->URL, req->Host);
+    ResponseWriter_WriteHeader(w, 202);
+    ResponseWriter_Write(w, buf, (int)strlen(buf));
+}
+
+void gohttp__test_seed_echo(ResponseWriterPtr w, Request *req)
+{
+    ResponseWriter_Write(w, (char *)req->Headers, (int)strlen(req->Headers));
+    ResponseWriter_Write(w, "--\n", 3);
+    ResponseWriter_Write(w, (char *)req->Body, (int)strlen(req->Body));
+}
+
+void gohttp__test_exchange_calls(gohttp_handle w, int64_t *rcs)
+{
+    char buf[16];
+    int i = 0;
+    rcs[i++] = gohttp_write_header(w, 200);
+    rcs[i++] = gohttp_set_header(w, "X-A", 3, "b", 1);
+    rcs[i++] = gohttp_add_header(w, "X-A", 3, "b", 1);
+    rcs[i++] = gohttp_del_header(w, "X-A", 3);
+    rcs[i++] = gohttp_write(w, "abc", 3);
+    rcs[i++] = gohttp_flush(w);
+    rcs[i++] = gohttp_abort(w);
+    rcs[i++] = gohttp_read_body(w, buf, sizeof buf);
+    rcs[i++] = gohttp_path_value(w, "id", buf, sizeof buf);
+    rcs[i++] = gohttp_done(w);
+    rcs[i++] = ResponseWriter_Write(w, "abc", 3);
+    gohttp__set_last_error("", 0);
+    ResponseWriter_WriteHeader(w, 200);
+    rcs[i++] = strstr(gohttp_last_error(), "stale") ? GOHTTP_ESTALE : 0;
+}
+
+void gohttp__test_server_calls(gohttp_server s, int64_t *rcs)
+{
+    gohttp_exchange ex;
+    int i = 0;
+    rcs[i++] = gohttp_route(s, "/", gohttp__test_hello, NULL);
+    rcs[i++] = gohttp_route_queue(s, "/q", NULL);
+    rcs[i++] = gohttp_start(s, "127.0.0.1:0");
+    rcs[i++] = gohttp_listen_and_serve(s, "127.0.0.1:0");
+    rcs[i++] = gohttp_shutdown(s, 0);
+    rcs[i++] = gohttp_wait(s, 0);
+    rcs[i++] = gohttp_free(s);
+    rcs[i++] = gohttp_next(s, 0, &ex);
+}
+
+// Pull workers.
+static pthread_mutex_t pull_mu = PTHREAD_MUTEX_INITIALIZER;
+static gohttp_test_pull_result pull_result;
+static pthread_t pull_threads[16];
+static int pull_nthreads;
+static gohttp_server pull_server_handle;
+
+static void *pull_main(void *p)
+{
+    (void)p;
+    gohttp_test_pull_result r = {0};
+    for (;;) {
+        gohttp_exchange ex;
+        int rc = gohttp_next(pull_server_handle, 100, &ex);
+        if (rc == GOHTTP_ETIMEDOUT)
+            continue;
+        if (rc == GOHTTP_ECLOSED) {
+            r.closed++;
+            break;
+        }
+        if (rc != 0) {
+            r.other_errors++;
+            break;
+        }
+        if (gohttp_wait(pull_server_handle, 0) == GOHTTP_EDEADLK)
+            r.deadlk++;
+        char body[512];
+        int n = snprintf(body, sizeof body, "pulled %.*s ud=%s\n", (int)ex.req->path_len,
+                         ex.req->path, ex.userdata ? (const char *)ex.userdata : "(null)");
+        if (gohttp_write(ex.w, body, n) != n)
+            r.other_errors++;
+        if (gohttp_done(ex.w) != 0)
+            r.other_errors++;
+        else
+            r.served++;
+        if (gohttp_write(ex.w, "late", 4) == GOHTTP_ESTALE)
+            r.stale_after_done++;
+        if (gohttp_done(ex.w) == GOHTTP_ESTALE)
+            r.double_done++;
+    }
+    pthread_mutex_lock(&pull_mu);
+    pull_result.served += r.served;
+    pull_result.closed += r.closed;
+    pull_result.other_errors += r.other_errors;
+    pull_result.stale_after_done += r.stale_after_done;
+    pull_result.deadlk += r.deadlk;
+    pull_result.double_done += r.double_done;
+    pthread_mutex_unlock(&pull_mu);
+    return NULL;
+}
+
+int gohttp__test_pull_start(gohttp_server s, int nthreads)
+{
+    if (nthreads > 16)
+        nthreads = 16;
+    memset(&pull_result, 0, sizeof pull_result);
+    pull_server_handle = s;
+    pull_nthreads = 0;
+    for (int i = 0; i < nthreads; i++) {
+        if (pthread_create(&pull_threads[i], NULL, pull_main, NULL) != 0)
+            break;
+        pull_nthreads++;
+    }
+    return pull_nthreads;
+}
+
+void gohttp__test_pull_join(gohttp_test_pull_result *out)
+{
+    for (int i = 0; i < pull_nthreads; i++)
+        pthread_join(pull_threads[i], NULL);
+    pull_nthreads = 0;
+    pthread_mutex_lock(&pull_mu);
+    *out = pull_result;
+    pthread_mutex_unlock(&pull_mu);
+}
+
+typedef struct start_arg {
+    gohttp_server s;
+    const char *addr;
+    int rc;
+    char *err;
+    size_t errcap;
+} start_arg;
+
+static void *start_main(void *p)
+{
+    start_arg *a = p;
+    a->rc = gohttp_start(a->s, a->addr);
+    snprintf(a->err, a->errcap, "%s", gohttp_last_error());
+    return NULL;
+}
+
+int gohttp__test_start_on_thread(gohttp_server s, const char *addr, char *err, size_t errcap)
+{
+    start_arg a = {.s = s, .addr = addr, .rc = 1, .err = err, .errcap = errcap};
+    pthread_t th;
+    if (pthread_create(&th, NULL, start_main, &a) != 0)
+        return 1;
+    pthread_join(th, NULL);
+    return a.rc;
+}

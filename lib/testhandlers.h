@@ -1,0 +1,76 @@
+/*
+ * testhandlers.h - C handlers and drivers used only by the Go tests in lib/.
+ *
+ * They live in the library (cgo cannot be used from _test.go files), are
+ * prefixed gohttp__test_ and have hidden visibility, so they are neither
+ * part of the API nor visible to programs linking libgohttp. They call the
+ * public API exactly as a C host would: through gohttp.h.
+ */
+#ifndef GOHTTP_TESTHANDLERS_H
+#define GOHTTP_TESTHANDLERS_H
+
+#include "gohttp_internal.h"
+
+#define GOHTTP_TEST_API __attribute__((visibility("hidden")))
+
+/* Server handles that handlers need (shutdown / wait from inside). The
+ * userdata of such a route is gohttp__test_slot(i), a C pointer. */
+GOHTTP_TEST_API void *gohttp__test_slot(int i);
+GOHTTP_TEST_API void gohttp__test_set_slot(int i, gohttp_server s);
+
+GOHTTP_TEST_API void gohttp__test_hello(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_echo(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_threads(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_stash(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_block(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_badinput(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_shutdown_self(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_wait_self(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_pathvalue(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_flush(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_abort(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_twowrites(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_seed_hello(ResponseWriterPtr w, Request *req);
+GOHTTP_TEST_API void gohttp__test_seed_echo(ResponseWriterPtr w, Request *req);
+
+/* Threads used by the handlers above. */
+#define GOHTTP_TEST_WRITERS 8
+#define GOHTTP_TEST_LINES 200
+#define GOHTTP_TEST_LINE_LEN 32
+
+/* The handle the stash handler kept, and a late write with it from a new
+ * thread (returns gohttp_write's result). */
+GOHTTP_TEST_API gohttp_handle gohttp__test_stashed(void);
+GOHTTP_TEST_API int64_t gohttp__test_late_write(void);
+
+/* The block handler: how many entered so far, and release all waiting. */
+GOHTTP_TEST_API int gohttp__test_block_entered(void);
+GOHTTP_TEST_API void gohttp__test_block_release(void);
+GOHTTP_TEST_API void gohttp__test_block_reset(void);
+
+/* Every response/request call with handle w and otherwise valid arguments;
+ * rcs receives GOHTTP_TEST_EXCHANGE_CALLS codes. */
+#define GOHTTP_TEST_EXCHANGE_CALLS 12
+GOHTTP_TEST_API void gohttp__test_exchange_calls(gohttp_handle w, int64_t *rcs);
+/* Every server call with handle s; GOHTTP_TEST_SERVER_CALLS codes. */
+#define GOHTTP_TEST_SERVER_CALLS 8
+GOHTTP_TEST_API void gohttp__test_server_calls(gohttp_server s, int64_t *rcs);
+
+/* Pull mode: n worker threads loop on gohttp_next(server) until ECLOSED. */
+typedef struct gohttp_test_pull_result {
+    int64_t served;          /* exchanges answered and done */
+    int64_t closed;          /* workers that saw ECLOSED */
+    int64_t other_errors;    /* unexpected next/write/done codes */
+    int64_t stale_after_done;/* writes after done that got ESTALE */
+    int64_t deadlk;          /* gohttp_wait inside an open exchange: EDEADLK */
+    int64_t double_done;     /* second gohttp_done that got ESTALE */
+} gohttp_test_pull_result;
+GOHTTP_TEST_API int gohttp__test_pull_start(gohttp_server s, int nthreads);
+GOHTTP_TEST_API void gohttp__test_pull_join(gohttp_test_pull_result *out);
+
+/* Calls made from a fresh C thread, with that thread's last error: for
+ * checks that must not depend on which thread Go runs a cgo call on. */
+GOHTTP_TEST_API int gohttp__test_start_on_thread(gohttp_server s, const char *addr,
+                                                 char *err, size_t errcap);
+
+#endif /* GOHTTP_TESTHANDLERS_H */

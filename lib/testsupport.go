@@ -1,0 +1,277 @@
+package main
+
+// Go-typed access to the C test handlers (testhandlers.c) and to the
+// public API through its C entry points, for lib/*_test.go: test files
+// cannot use cgo themselves. Every call below goes through the exported C
+// symbol, exactly as a C host calls it. Nothing here runs unless a test
+// calls it.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
+#include <stdlib.h>
+#include "testhandlers.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+type testHandler int
+
+const (
+	thHello testHandler = iota
+	thEcho
+	thThreads
+	thStash
+	thBlock
+	thBadInput
+	thShutdownSelf
+	thWaitSelf
+	thPathValue
+	thFlush
+	thAbort
+	thTwoWrites
+)
+
+func (h testHandler) c() C.gohttp_handler {
+	switch h {
+	case thHello:
+		return C.gohttp_handler(C.gohttp__test_hello)
+	case thEcho:
+		return C.gohttp_handler(C.gohttp__test_echo)
+	case thThreads:
+		return C.gohttp_handler(C.gohttp__test_threads)
+	case thStash:
+		return C.gohttp_handler(C.gohttp__test_stash)
+	case thBlock:
+		return C.gohttp_handler(C.gohttp__test_block)
+	case thBadInput:
+		return C.gohttp_handler(C.gohttp__test_badinput)
+	case thShutdownSelf:
+		return C.gohttp_handler(C.gohttp__test_shutdown_self)
+	case thWaitSelf:
+		return C.gohttp_handler(C.gohttp__test_wait_self)
+	case thPathValue:
+		return C.gohttp_handler(C.gohttp__test_pathvalue)
+	case thFlush:
+		return C.gohttp_handler(C.gohttp__test_flush)
+	case thAbort:
+		return C.gohttp_handler(C.gohttp__test_abort)
+	case thTwoWrites:
+		return C.gohttp_handler(C.gohttp__test_twowrites)
+	}
+	panic("unknown test handler")
+}
+
+// Test-visible copies of the constants.
+const (
+	tWriters = int(C.GOHTTP_TEST_WRITERS)
+	tLines   = int(C.GOHTTP_TEST_LINES)
+	tLineLen = int(C.GOHTTP_TEST_LINE_LEN)
+)
+
+type tOptions struct {
+	ReadHeaderTimeoutMS, IdleTimeoutMS, WriteTimeoutMS int64
+	MaxHeaderBytes, MaxBodyBytes                       int64
+	MaxHandlers                                        int32
+	QueueTimeoutMS                                     int64
+}
+
+func (o *tOptions) toC() C.gohttp_options {
+	return C.gohttp_options{
+		read_header_timeout_ms: C.int64_t(o.ReadHeaderTimeoutMS),
+		idle_timeout_ms:        C.int64_t(o.IdleTimeoutMS),
+		write_timeout_ms:       C.int64_t(o.WriteTimeoutMS),
+		max_header_bytes:       C.int64_t(o.MaxHeaderBytes),
+		max_body_bytes:         C.int64_t(o.MaxBodyBytes),
+		max_handlers:           C.int32_t(o.MaxHandlers),
+		queue_timeout_ms:       C.int64_t(o.QueueTimeoutMS),
+	}
+}
+
+func tOptionsInit() tOptions {
+	var c C.gohttp_options
+	C.gohttp_options_init(&c)
+	return tOptions{int64(c.read_header_timeout_ms), int64(c.idle_timeout_ms), int64(c.write_timeout_ms),
+		int64(c.max_header_bytes), int64(c.max_body_bytes), int32(c.max_handlers), int64(c.queue_timeout_ms)}
+}
+
+// withThread runs f locked to one OS thread and returns its code with the
+// thread's last error, so the message read is the one f's call set.
+func withThread(f func() int) (int, string) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.gohttp__set_last_error(nil, 0)
+	rc := f()
+	return rc, C.GoString(C.gohttp_last_error())
+}
+
+func tServerNew(o *tOptions) (uint64, int, string) {
+	var h C.gohttp_server
+	rc, msg := withThread(func() int {
+		if o == nil {
+			return int(C.gohttp_server_new(nil, &h))
+		}
+		co := o.toC()
+		return int(C.gohttp_server_new(&co, &h))
+	})
+	return uint64(h), rc, msg
+}
+
+func tServerNewNullOut() int { return int(C.gohttp_server_new(nil, nil)) }
+
+func tRoute(s uint64, pattern string, h testHandler, slot int) (int, string) {
+	cp := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cp))
+	var ud unsafe.Pointer
+	if slot >= 0 {
+		ud = C.gohttp__test_slot(C.int(slot))
+	}
+	return withThread(func() int { return int(C.gohttp_route(C.gohttp_server(s), cp, h.c(), ud)) })
+}
+
+func tRouteNullFn(s uint64, pattern string) int {
+	cp := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cp))
+	return int(C.gohttp_route(C.gohttp_server(s), cp, nil, nil))
+}
+
+func tRouteNullPattern(s uint64) int {
+	return int(C.gohttp_route(C.gohttp_server(s), nil, thHello.c(), nil))
+}
+
+// tRouteQueue registers a pull route whose userdata is a C copy of ud,
+// returned so the test can free it after the server is freed.
+func tRouteQueue(s uint64, pattern, ud string) (int, unsafe.Pointer) {
+	cp := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cp))
+	cud := unsafe.Pointer(C.CString(ud))
+	return int(C.gohttp_route_queue(C.gohttp_server(s), cp, cud)), cud
+}
+
+func tCFree(p unsafe.Pointer) { C.free(p) }
+
+func tStart(s uint64, addr string) (int, string) {
+	ca := C.CString(addr)
+	defer C.free(unsafe.Pointer(ca))
+	return withThread(func() int { return int(C.gohttp_start(C.gohttp_server(s), ca)) })
+}
+
+func tStartNullAddr(s uint64) int { return int(C.gohttp_start(C.gohttp_server(s), nil)) }
+
+// tStartOnThread calls gohttp_start from a fresh C thread and returns that
+// thread's last error.
+func tStartOnThread(s uint64, addr string) (int, string) {
+	ca := C.CString(addr)
+	defer C.free(unsafe.Pointer(ca))
+	const errCap = 512
+	buf := (*C.char)(C.malloc(errCap))
+	defer C.free(unsafe.Pointer(buf))
+	rc := C.gohttp__test_start_on_thread(C.gohttp_server(s), ca, buf, errCap)
+	return int(rc), C.GoString(buf)
+}
+
+func tShutdown(s uint64, ms int64) int {
+	return int(C.gohttp_shutdown(C.gohttp_server(s), C.int64_t(ms)))
+}
+
+func tWait(s uint64, ms int64) int { return int(C.gohttp_wait(C.gohttp_server(s), C.int64_t(ms))) }
+
+func tFree(s uint64) int { return int(C.gohttp_free(C.gohttp_server(s))) }
+
+func tListenAndServe(s uint64, addr string) int {
+	ca := C.CString(addr)
+	defer C.free(unsafe.Pointer(ca))
+	return int(C.gohttp_listen_and_serve(C.gohttp_server(s), ca))
+}
+
+func tNext(s uint64, ms int64) int {
+	var ex C.gohttp_exchange
+	return int(C.gohttp_next(C.gohttp_server(s), C.int64_t(ms), &ex))
+}
+
+type tCounters struct {
+	LiveHandles, LiveServers, LiveArenas, ArenaBytes int64
+	RequestsServed, StaleRejections, PanicsRecovered int64
+}
+
+func tStats() tCounters {
+	var c C.gohttp_counters
+	if C.gohttp_stats(&c) != 0 {
+		panic("gohttp_stats failed")
+	}
+	return tCounters{int64(c.live_handles), int64(c.live_servers), int64(c.live_arenas), int64(c.arena_bytes),
+		int64(c.requests_served), int64(c.stale_rejections), int64(c.panics_recovered)}
+}
+
+func tStatsNull() int { return int(C.gohttp_stats(nil)) }
+
+func tStrerror(code int) string { return C.GoString(C.gohttp_strerror(C.int(code))) }
+
+func tSetSlot(i int, s uint64) { C.gohttp__test_set_slot(C.int(i), C.gohttp_server(s)) }
+
+func tStashed() uint64 { return uint64(C.gohttp__test_stashed()) }
+
+func tLateWrite() int64 { return int64(C.gohttp__test_late_write()) }
+
+func tBlockEntered() int { return int(C.gohttp__test_block_entered()) }
+func tBlockRelease()     { C.gohttp__test_block_release() }
+func tBlockReset()       { C.gohttp__test_block_reset() }
+
+func tExchangeCalls(w uint64) []int64 {
+	var rcs [C.GOHTTP_TEST_EXCHANGE_CALLS]C.int64_t
+	C.gohttp__test_exchange_calls(C.gohttp_handle(w), &rcs[0])
+	out := make([]int64, len(rcs))
+	for i, v := range rcs {
+		out[i] = int64(v)
+	}
+	return out
+}
+
+func tServerCalls(s uint64) []int64 {
+	var rcs [C.GOHTTP_TEST_SERVER_CALLS]C.int64_t
+	C.gohttp__test_server_calls(C.gohttp_server(s), &rcs[0])
+	out := make([]int64, len(rcs))
+	for i, v := range rcs {
+		out[i] = int64(v)
+	}
+	return out
+}
+
+type tPullResult struct {
+	Served, Closed, OtherErrors, StaleAfterDone, Deadlk, DoubleDone int64
+}
+
+func tPullStart(s uint64, n int) int { return int(C.gohttp__test_pull_start(C.gohttp_server(s), C.int(n))) }
+
+func tPullJoin() tPullResult {
+	var r C.gohttp_test_pull_result
+	C.gohttp__test_pull_join(&r)
+	return tPullResult{int64(r.served), int64(r.closed), int64(r.other_errors), int64(r.stale_after_done),
+		int64(r.deadlk), int64(r.double_done)}
+}
+
+func tArmPanic() { testPanicArmed.Store(true) }
+
+// The seed API (gohttplib.h) through its C symbols.
+func tSeedHandleFunc(pattern string, echo bool) string {
+	cp := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cp))
+	fn := (*C.FuncPtr)(C.gohttp__test_seed_hello)
+	if echo {
+		fn = (*C.FuncPtr)(C.gohttp__test_seed_echo)
+	}
+	_, msg := withThread(func() int { C.HandleFunc(cp, fn); return 0 })
+	return msg
+}
+
+func tSeedListenAndServe(addr string) string {
+	ca := C.CString(addr)
+	defer C.free(unsafe.Pointer(ca))
+	_, msg := withThread(func() int { C.ListenAndServe(ca); return 0 })
+	return msg
+}
+
+func tSeedShutdown() { C.Shutdown() }

@@ -1,0 +1,85 @@
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
+#include <string.h>
+#include "gohttp_internal.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Length limits of NUL-terminated arguments. strnlen stops at limit+1, so
+// an unterminated or huge string from C is never scanned past that.
+const (
+	maxPatternLen   = 4096 // route patterns
+	maxAddrLen      = 1024 // listen addresses
+	maxPathNameLen  = 4096 // path wildcard names
+	maxReadChunk    = 1 << 30
+	maxWriteLenSeed = 1<<31 - 1
+)
+
+// cStringArg copies a NUL-terminated argument of at most limit bytes.
+func cStringArg(what string, p *C.char, limit int) (string, int) {
+	if p == nil {
+		return "", fail(codeInval, "%s is NULL", what)
+	}
+	n := int(C.strnlen(p, C.size_t(limit+1)))
+	if n > limit {
+		return "", fail(codeInval, "%s longer than %d bytes", what, limit)
+	}
+	return C.GoStringN(p, C.int(n)), codeOK
+}
+
+// bytesArg copies a (pointer, length) argument of at most limit bytes.
+// NULL is only valid with length 0.
+func bytesArg(what string, p *C.gohttp__cchar, n C.size_t, limit int) (string, int) {
+	if n == 0 {
+		return "", codeOK
+	}
+	if p == nil {
+		return "", fail(codeInval, "%s is NULL with length %d", what, uint64(n))
+	}
+	if uint64(n) > uint64(limit) {
+		return "", fail(codeInval, "%s is %d bytes, limit %d", what, uint64(n), limit)
+	}
+	return string(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))), codeOK
+}
+
+// isToken reports whether s is an RFC 7230 token (a valid header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTchar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return false
+}
+
+// badValueByte returns the index of the first CR, LF or NUL in v, or -1.
+// Those three are what turn a header value into response splitting or a
+// silently truncated C string.
+func badValueByte(v string) int {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\r', '\n', 0:
+			return i
+		}
+	}
+	return -1
+}

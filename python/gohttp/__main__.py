@@ -1,0 +1,130 @@
+"""python -m gohttp: the hello demo, or a WSGI application.
+
+    python -m gohttp                         hello demo on 127.0.0.1:5000
+    python -m gohttp pkg.module:app [--bind HOST:PORT] [--threads N]
+                     [--max-handlers N] [--dispatch pull|push]
+                     [--drain-timeout SECONDS] [--chdir DIR]
+
+APP follows gunicorn's convention: "module:attribute", where the attribute
+may be a call of a factory without arguments ("module:create_app()"), and
+"module" alone means "module:application" (falling back to "module:app").
+The current directory is put on sys.path first, as gunicorn does.
+
+Once listening it prints "gohttp: listening on http://HOST:PORT/" to stdout
+(so a script using --bind HOST:0 learns the port).  SIGINT (Ctrl-C) and
+SIGTERM both drain in-flight requests (bounded by --drain-timeout) and exit
+with status 0; a bind failure exits with status 1 and the OS reason.
+"""
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+import gohttp
+from gohttp import wsgi
+
+HELLO = b"Hello, world.\n"
+
+
+def hello(w, req):
+    """The seed's demo handler."""
+    w.write(HELLO)
+
+
+def load_app(spec):
+    """Import the WSGI application named by a gunicorn-style spec."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name:
+        raise SystemExit("gohttp: bad application spec %r" % spec)
+    module = importlib.import_module(module_name)
+    names = [attr] if attr else ["application", "app"]
+    for name in names:
+        call = name.endswith("()")
+        obj = module
+        try:
+            for part in (name[:-2] if call else name).split("."):
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        if call:
+            obj = obj()
+        if not callable(obj):
+            raise SystemExit("gohttp: %s is not callable" % spec)
+        return obj
+    raise SystemExit("gohttp: no application %r in module %s"
+                     % (attr or "application", module_name))
+
+
+def parse_bind(text, default_port):
+    """'HOST:PORT', ':PORT', 'HOST' or '[v6]:PORT' -> (host, port)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    try:
+        return host or "127.0.0.1", int(port) if port else default_port
+    except ValueError:
+        raise SystemExit("gohttp: bad --bind %r" % text) from None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m gohttp",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("app", nargs="?",
+                        help="WSGI application, module:attribute")
+    parser.add_argument("-b", "--bind", default=None,
+                        help="HOST:PORT (default 127.0.0.1:5000 for the "
+                        "demo, 127.0.0.1:8000 for an application)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="pull-mode worker threads")
+    parser.add_argument("--max-handlers", type=int, default=None,
+                        help="handlers running at once")
+    parser.add_argument("--dispatch", choices=[gohttp.PULL, gohttp.PUSH],
+                        default=None)
+    parser.add_argument("--drain-timeout", type=float,
+                        default=gohttp._server.DEFAULT_DRAIN_TIMEOUT,
+                        help="seconds in-flight requests get at shutdown")
+    parser.add_argument("--chdir", default=None)
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(name)s %(levelname)s "
+                        "%(message)s")
+    if args.chdir:
+        os.chdir(args.chdir)
+    sys.path.insert(0, os.getcwd())
+
+    options = dict(dispatch=args.dispatch, threads=args.threads,
+                   max_handlers=args.max_handlers)
+    if args.app:
+        host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
+        srv = wsgi.make_server(load_app(args.app), server_name=host,
+                               **options)
+    else:
+        host, port = parse_bind(args.bind or "127.0.0.1:5000", 5000)
+        srv = gohttp.Server(**options)
+        srv.route("/", hello)
+
+    def ready(bound):
+        print("gohttp: listening on http://%s:%d/" % (host, bound),
+              flush=True)
+
+    try:
+        gohttp.run(host, port, server=srv, drain_timeout=args.drain_timeout,
+                   ready=ready)
+    except OSError as exc:
+        srv.close()
+        print("gohttp: cannot listen on %s:%d: %s" % (host, port, exc),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,525 @@
+"""Servers, request dispatch (push and pull), run(), and the exit hook.
+
+Two ways carry a request from Go to a Python handler (python/README.md has
+the measurements that chose the default):
+
+push  Go's handler goroutine calls the C gate gohttp_py_push_entry (compiled
+      into the extension), which calls the extern "Python" function
+      gohttp_py_handler on that Go thread.  At most max_handlers Go threads
+      are inside the gate at once (the library's dispatch slots), the rest of
+      the requests wait in Go.
+pull  Python owns ``threads`` worker threads that loop on gohttp_next (GIL
+      released while waiting) and finish each exchange with gohttp_done.
+      Only those threads ever run Python.
+
+Whatever the mode, the GIL is released around every C call (cffi's default
+for API-mode functions), so a handler blocked in a slow socket write does
+not stop the others.
+"""
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from ._errors import (ClientDisconnectedError, GohttpError,
+                      RequestTooLargeError, ServerBusyError, check)
+from ._exchange import Request, ResponseWriter
+from ._gohttp_cffi import ffi, lib
+
+logger = logging.getLogger("gohttp")
+
+PUSH = "push"
+PULL = "pull"
+# Chosen by benchmark and by the exit-safety constraints: see README.md.
+DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PULL)
+DEFAULT_THREADS = 16
+DEFAULT_DRAIN_TIMEOUT = 10.0
+# How long a pull worker waits in gohttp_next before looking at its stop
+# flag again; short so that close() never waits long for a worker.
+_NEXT_TIMEOUT_MS = 250
+
+_PUSH_ENTRY = ffi.addressof(lib, "gohttp_py_push_entry")
+
+# Thread-local "which server's handler is running on this thread", so that
+# Server.wait() called from inside a handler fails fast (EDEADLK) in both
+# modes instead of waiting for itself.
+_in_handler = threading.local()
+
+_INTERNAL_ERROR = b"Internal Server Error\n"
+
+
+def _ms(seconds, what, allow_forever=False):
+    # Converts a timeout in seconds to the C API's milliseconds.
+    if seconds is None:
+        if allow_forever:
+            return -1
+        raise ValueError("%s: timeout required" % what)
+    if seconds < 0:
+        raise ValueError("%s: negative timeout" % what)
+    return int(seconds * 1000)
+
+
+class _Route:
+    """What a route's userdata handle points to.  Kept alive by the Server
+    (``_handles``) until gohttp_wait returned 0 and the server is freed, as
+    gohttp_route requires."""
+
+    __slots__ = ("fn", "pattern", "server")
+
+    def __init__(self, fn, pattern, server):
+        self.fn = fn
+        self.pattern = pattern
+        self.server = server
+
+
+def _fail(rw, exc, route):
+    """Answer for a handler that raised: 500 if nothing was sent yet,
+    otherwise close the connection (gohttp_abort) so the client sees a
+    truncated response, never a complete-looking one."""
+    if isinstance(exc, ClientDisconnectedError):
+        logger.debug("client went away during %s: %s", route.pattern, exc)
+        _abort_quietly(rw)
+        return
+    if isinstance(exc, RequestTooLargeError) and not rw._started:
+        # The library answers 413 itself when nothing was written.
+        logger.info("request body too large on %s", route.pattern)
+        return
+    logger.error("exception in handler for %r", route.pattern,
+                 exc_info=(type(exc), exc, exc.__traceback__))
+    if rw._started:
+        _abort_quietly(rw)
+        return
+    w = rw._w
+    try:
+        for name in rw._touched or ():
+            lib.gohttp_del_header(w, name, len(name))
+        check(lib.gohttp_set_header(w, b"Content-Type", 12,
+                                    b"text/plain; charset=utf-8", 25),
+              "set_header")
+        check(lib.gohttp_write_header(w, 500), "write_header")
+        lib.gohttp_write(w, _INTERNAL_ERROR, len(_INTERNAL_ERROR))
+    except GohttpError:
+        # Another thread of the handler sent something meanwhile.
+        _abort_quietly(rw)
+
+
+def _abort_quietly(rw):
+    try:
+        lib.gohttp_abort(rw._w)
+    except Exception:  # pragma: no cover - abort only fails when stale
+        pass
+
+
+def _dispatch(route, w, req):
+    """Run route's handler for exchange w (request view req), then make both
+    Python objects stale BEFORE returning, so no Python code can reach the
+    arena after the caller frees it.  Never raises."""
+    rw = ResponseWriter(w)
+    rq = Request(w, req)
+    _in_handler.server = route.server
+    try:
+        route.fn(rw, rq)
+    except BaseException as exc:  # handler bugs must not escape into C
+        try:
+            _fail(rw, exc, route)
+        except BaseException:  # pragma: no cover - logging itself failed
+            _abort_quietly(rw)
+    finally:
+        _in_handler.server = None
+        rq.invalidate()
+        rw.invalidate()
+
+
+def _on_callback_error(exc_type, exc_value, tb):
+    # Only reachable if _dispatch itself failed (e.g. MemoryError building
+    # the objects); the request then completes as the library decides.
+    logger.critical("gohttp push dispatch failed",
+                    exc_info=(exc_type, exc_value, tb))
+
+
+@ffi.def_extern(onerror=_on_callback_error)
+def gohttp_py_handler(w, req, userdata):
+    """Push mode entry: a Go thread, through the C gate, holding the GIL."""
+    _dispatch(ffi.from_handle(userdata), w, req)
+
+
+# Every started-but-not-freed server, strongly referenced so that route
+# handles stay alive while Go may still call them; the exit hook drains them.
+_live_servers = set()
+_live_lock = threading.Lock()
+
+
+class Server:
+    """One gohttp server: routes, then start(), then shutdown()/wait() or
+    close().  Usable as a context manager (close on exit).
+
+    dispatch      'pull' (Python worker threads) or 'push' (Go threads call
+                  in); default from GOHTTP_DISPATCH, else 'pull'.
+    threads       pull mode: number of Python worker threads (default 16).
+    max_handlers  handlers running at once (the library's dispatch slots;
+                  default 64, and at least ``threads`` in pull mode).
+    max_body_bytes, max_header_bytes, read_header_timeout, idle_timeout,
+    write_timeout, queue_timeout: the gohttp_options fields (timeouts in
+                  seconds); None keeps the library default.
+    """
+
+    def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
+                 max_body_bytes=None, max_header_bytes=None,
+                 read_header_timeout=None, idle_timeout=None,
+                 write_timeout=None, queue_timeout=None):
+        dispatch = dispatch or DEFAULT_DISPATCH
+        if dispatch not in (PUSH, PULL):
+            raise ValueError("dispatch must be 'push' or 'pull'")
+        self.dispatch = dispatch
+        self.threads = int(threads or DEFAULT_THREADS)
+        if self.threads < 1:
+            raise ValueError("threads must be >= 1")
+        opts = ffi.new("gohttp_options *")  # owner: this call; copied by C
+        lib.gohttp_options_init(opts)
+        for field, value, scale in (
+                ("max_body_bytes", max_body_bytes, 1),
+                ("max_header_bytes", max_header_bytes, 1),
+                ("read_header_timeout_ms", read_header_timeout, 1000),
+                ("idle_timeout_ms", idle_timeout, 1000),
+                ("write_timeout_ms", write_timeout, 1000),
+                ("queue_timeout_ms", queue_timeout, 1000)):
+            if value is not None:
+                if value < 0:
+                    raise ValueError("%s must be >= 0" % field)
+                setattr(opts, field, int(value * scale))
+        if max_handlers is not None:
+            if max_handlers < 1:
+                raise ValueError("max_handlers must be >= 1")
+            opts.max_handlers = int(max_handlers)
+        if dispatch == PULL and opts.max_handlers < self.threads:
+            opts.max_handlers = self.threads
+        self.max_handlers = opts.max_handlers
+        self.max_body_bytes = opts.max_body_bytes
+        out = ffi.new("gohttp_server *")
+        self._s = 0
+        check(lib.gohttp_server_new(opts, out), "gohttp_server_new")
+        self._s = out[0]          # owner: this object; gohttp_free in _free
+        self._handles = []        # ffi.new_handle()s given to C as userdata
+        self._workers = []
+        self._stopping = False
+        self._started = False
+        self._stopped = False
+        self._freed = False
+        self.port = None
+        self._lock = threading.Lock()
+
+    # -- routes ---------------------------------------------------------
+
+    def route(self, pattern, fn=None):
+        """Register fn(w, req) for a Go 1.22 pattern ('/', 'GET /items/{id}').
+        As route(pattern) it is a decorator returning the function.  Raises
+        ValueError for an invalid or conflicting pattern."""
+        if fn is None:
+            def decorator(f):
+                self.route(pattern, f)
+                return f
+            return decorator
+        if not callable(fn):
+            raise TypeError("handler must be callable")
+        if not isinstance(pattern, str):
+            raise TypeError("pattern must be str")
+        raw = pattern.encode("utf-8")
+        if b"\0" in raw:
+            raise ValueError("route pattern contains NUL")
+        with self._lock:
+            if self._freed:
+                raise ValueError("route on a closed server")
+            if self._started:
+                raise ValueError("route after start")
+            entry = _Route(fn, pattern, self)
+            handle = ffi.new_handle(entry)  # owner: self._handles
+            if self.dispatch == PUSH:
+                rc = lib.gohttp_route(self._s, raw, _PUSH_ENTRY, handle)
+            else:
+                rc = lib.gohttp_route_queue(self._s, raw, handle)
+            check(rc, "route %r" % pattern)
+            self._handles.append(handle)
+        return fn
+
+    # -- lifecycle ------------------------------------------------------
+
+    def start(self, host="127.0.0.1", port=0):
+        """Listen on host:port (port 0 picks a free one) and serve in the
+        background.  Returns the bound port; OSError with the OS reason if
+        the address cannot be bound."""
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host  # IPv6 literal
+        addr = ("%s:%d" % (host, int(port))).encode("utf-8")
+        with self._lock:
+            if self._started or self._freed:
+                raise ValueError("server already started")
+            got = check(lib.gohttp_start(self._s, addr), "start %s" %
+                        addr.decode())
+            self._started = True
+            self.port = got
+            with _live_lock:
+                _live_servers.add(self)
+            if self.dispatch == PULL:
+                for i in range(self.threads):
+                    t = threading.Thread(target=self._work,
+                                         name="gohttp-worker-%d" % i,
+                                         daemon=True)
+                    t.start()
+                    self._workers.append(t)
+        return got
+
+    def _work(self):
+        # Pull-mode worker loop.  ex is this thread's own exchange struct
+        # (owner: this frame); each taken exchange is finished with
+        # gohttp_done whatever the handler did.
+        ex = ffi.new("gohttp_exchange *")
+        s = self._s
+        while True:
+            rc = lib.gohttp_next(s, _NEXT_TIMEOUT_MS, ex)
+            if rc == 0:
+                w = ex.w
+                try:
+                    _dispatch(ffi.from_handle(ex.userdata), w, ex.req)
+                finally:
+                    lib.gohttp_done(w)
+            elif rc == lib.GOHTTP_ETIMEDOUT:
+                if self._stopped:
+                    return
+            elif rc == lib.GOHTTP_ECLOSED:
+                return
+            else:
+                logger.error("gohttp_next failed: %s",
+                             ffi.string(lib.gohttp_strerror(rc)).decode())
+                return
+
+    def shutdown(self, timeout=DEFAULT_DRAIN_TIMEOUT):
+        """Begin a graceful shutdown and return at once: no new connections,
+        in-flight requests get ``timeout`` seconds.  Safe from any thread and
+        from inside a handler; repeated calls are harmless."""
+        ms = _ms(timeout, "shutdown")
+        with self._lock:
+            if self._freed or not self._started:
+                return
+            self._stopping = True
+        check(lib.gohttp_shutdown(self._s, ms), "shutdown")
+
+    def wait(self, timeout=None):
+        """Block until the server stopped and every handler returned; True
+        if so, False if ``timeout`` seconds passed first.  Waits in short
+        slices so signals reach the main thread.  Calling it from one of the
+        server's own handlers raises ServerBusyError (it would deadlock)."""
+        if getattr(_in_handler, "server", None) is self:
+            raise ServerBusyError(35, "wait() from inside one of this "
+                                  "server's handlers would deadlock")
+        if not self._started or self._freed:
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            slice_ms = 200
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                slice_ms = max(0, min(slice_ms, int(left * 1000)))
+            rc = lib.gohttp_wait(self._s, slice_ms)
+            if rc == 0:
+                self._stopped = True
+                self._join_workers(deadline)
+                return True
+            if rc != lib.GOHTTP_ETIMEDOUT:
+                check(rc, "wait")
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def _join_workers(self, deadline):
+        for t in self._workers:
+            if t is threading.current_thread():
+                continue
+            left = 2.0 if deadline is None else max(
+                0.05, deadline - time.monotonic())
+            t.join(left)
+
+    @property
+    def running(self):
+        """True between start() and the end of wait()."""
+        return self._started and not self._stopped
+
+    def close(self, timeout=DEFAULT_DRAIN_TIMEOUT):
+        """shutdown(timeout), wait, then free the C server.  Returns True if
+        the server was freed; False if handlers were still running after the
+        drain timeout (plus a grace second), in which case it stays
+        allocated (freeing it would be unsafe) and close() may be retried."""
+        if self._freed:
+            return True
+        if self._started:
+            self.shutdown(timeout)
+            if not self.wait(timeout + 1.0):
+                return False
+        return self._free()
+
+    def _free(self):
+        with self._lock:
+            if self._freed:
+                return True
+            check(lib.gohttp_free(self._s), "gohttp_free")
+            self._freed = True
+            self._handles = []
+        with _live_lock:
+            _live_servers.discard(self)
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # A server that never started owns no threads: free it so it does
+        # not count as live.  A started one is referenced by _live_servers
+        # until freed, so it cannot be collected while running.
+        try:
+            if self._s and not self._freed and not self._started:
+                lib.gohttp_free(self._s)
+                self._freed = True
+        except Exception:  # pragma: no cover - interpreter teardown
+            pass
+
+    def __repr__(self):
+        state = ("freed" if self._freed else "running" if self.running
+                 else "stopped" if self._stopped else "new")
+        return "<gohttp.Server %s port=%s %s>" % (self.dispatch, self.port,
+                                                  state)
+
+
+# -- the default server and the seed's module-level API ----------------
+
+_default = None
+_default_lock = threading.Lock()
+
+
+def default_server():
+    """The server used by the module-level route()/run()/shutdown()."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._freed:
+            _default = Server()
+        return _default
+
+
+def route(pattern, fn=None):
+    """Register a handler on the default server (decorator or call)."""
+    return default_server().route(pattern, fn)
+
+
+def shutdown(timeout=DEFAULT_DRAIN_TIMEOUT):
+    """Begin a graceful shutdown of the default server (run() returns once
+    it has drained).  Safe from handlers and any thread."""
+    srv = _default
+    if srv is not None:
+        srv.shutdown(timeout)
+
+
+def run(host="127.0.0.1", port=5000, *, server=None,
+        drain_timeout=DEFAULT_DRAIN_TIMEOUT, ready=None):
+    """Serve until shutdown() or a signal, then drain and return.
+
+    On the main thread SIGINT (Ctrl-C) and SIGTERM start a graceful shutdown:
+    the listener closes, in-flight requests get ``drain_timeout`` seconds,
+    then run() frees the server and returns normally (no KeyboardInterrupt);
+    a second signal cuts the drain short.  ``ready(port)`` is called once
+    listening.  Returns the signal number that stopped it, or None.
+    """
+    global _default
+    srv = server if server is not None else default_server()
+    got = []
+
+    def on_signal(signum, frame):
+        # Runs on the main thread between bytecodes; gohttp_shutdown does
+        # not block, so this is safe in a signal handler. (Before start()
+        # returned, shutdown() is a no-op; the check after start covers it.)
+        got.append(signum)
+        srv.shutdown(drain_timeout if len(got) == 1 else 0)
+
+    # Handlers go in BEFORE start: a signal that arrives while start() is
+    # still spawning workers must not become a KeyboardInterrupt that
+    # leaves a listening server behind.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        try:
+            bound = srv.start(host, port)
+        except BaseException:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            previous = {}
+            raise
+        logger.info("gohttp serving on http://%s:%d/ (%s dispatch)", host,
+                    bound, srv.dispatch)
+        if got:
+            srv.shutdown(drain_timeout)
+        if ready is not None:
+            ready(bound)
+        while not srv.wait(0.2):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if not srv.close(drain_timeout):
+            logger.warning("handlers still running after the drain timeout")
+        with _default_lock:
+            if _default is srv:
+                _default = None
+    return got[0] if got else None
+
+
+# -- interpreter exit --------------------------------------------------
+
+EXIT_DRAIN_TIMEOUT = 5.0
+
+
+def _at_exit():
+    """Registered with atexit: drain every live server (bounded), then close
+    the push gate so no Go thread enters Python during finalization, then
+    free what stopped.  Never blocks longer than about EXIT_DRAIN_TIMEOUT
+    plus a second."""
+    with _live_lock:
+        servers = list(_live_servers)
+    deadline = time.monotonic() + EXIT_DRAIN_TIMEOUT
+    for srv in servers:
+        try:
+            srv.shutdown(EXIT_DRAIN_TIMEOUT)
+        except Exception:
+            pass
+    for srv in servers:
+        try:
+            srv.wait(max(0.0, deadline - time.monotonic()))
+        except Exception:
+            pass
+    lib.gohttp_py_gate_close()
+    while lib.gohttp_py_gate_inside() and time.monotonic() < deadline + 1.0:
+        time.sleep(0.01)
+    for srv in servers:
+        try:
+            if srv._stopped:
+                srv._free()
+        except Exception:
+            pass
+    # Stop our own logging from touching a closing stderr.
+    sys.stderr.flush()
+
+
+atexit.register(_at_exit)
+
+
+def stats():
+    """The library's live-object counters as a dict."""
+    c = ffi.new("gohttp_counters *")
+    check(lib.gohttp_stats(c), "gohttp_stats")
+    return {name: getattr(c, name) for name in (
+        "live_handles", "live_servers", "live_arenas", "arena_bytes",
+        "requests_served", "stale_rejections", "panics_recovered")}

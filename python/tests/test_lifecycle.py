@@ -1,0 +1,294 @@
+"""Threads, signals, the seed program, interpreter exit, and the binding's
+mirror of the header."""
+
+import asyncio
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+import gohttp
+from conftest import (EXAMPLES, REPO, free_port_busy, read_port, request,
+                      spawn)
+
+
+def thread_count():
+    """OS threads of this process right now."""
+    return len(os.listdir("/proc/self/task"))
+
+
+async def _one_request(port, i):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /?%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                 % i)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+async def _load(port, n, samples):
+    async def sample():
+        while True:
+            samples.append(thread_count())
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.ensure_future(sample())
+    try:
+        return await asyncio.wait_for(
+            asyncio.gather(*(_one_request(port, i) for i in range(n))), 60)
+    finally:
+        sampler.cancel()
+
+
+def test_500_concurrent_sleeping_requests_keep_threads_bounded(make_server):
+    """500 clients at once against a handler that sleeps: every one is
+    answered, and the process never has more than a bounded number of OS
+    threads (the client side runs on one asyncio thread)."""
+    active = [0]
+    peak = [0]
+    lock = threading.Lock()
+
+    def sleepy(w, req):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        w.write("ok " + req.query)
+
+    before = thread_count()
+    srv, port = make_server({"/": sleepy}, max_handlers=16, threads=16,
+                            queue_timeout=60)
+    samples = []
+    results = asyncio.run(_load(port, 500, samples))
+    assert len(results) == 500
+    for i, data in enumerate(results):
+        assert data.startswith(b"HTTP/1.1 200"), data[:80]
+        assert data.endswith(b"ok %d" % i)
+    assert peak[0] <= 16               # max_handlers bounds Python handlers
+    most = max(samples)
+    print("threads: before %d, peak %d" % (before, most))
+    # 16 handler threads + Go's own (GOMAXPROCS, sysmon, netpoll, a few
+    # spares) stay far below one thread per request.
+    assert most - before <= 16 + 40, samples
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
+def test_signal_under_load_drains_and_exits_zero(sig, mode):
+    """SIGTERM/SIGINT to `python -m gohttp app` with requests in flight:
+    every in-flight request completes, the process exits 0 in time."""
+    proc = spawn(["-m", "gohttp", "apps:slow_app", "--bind", "127.0.0.1:0",
+                  "--dispatch", mode, "--drain-timeout", "5"])
+    try:
+        port = read_port(proc)
+        results = [None] * 12
+
+        def client(i):
+            try:
+                results[i] = request(port, "GET", "/slow?%d" % i)
+            except Exception as exc:     # recorded, asserted below
+                results[i] = exc
+
+        threads = [threading.Thread(target=client, args=(i,))
+                   for i in range(len(results))]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)                  # all are now inside the app
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        rc = proc.wait(10)
+        took = time.monotonic() - sent
+        for t in threads:
+            t.join(10)
+        assert rc == 0, proc.stderr.read()
+        assert took < 5 + 1.5
+        for i, r in enumerate(results):
+            assert not isinstance(r, Exception), r
+            assert r[0] == 200 and r[2] == b"slow %d" % i
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_seed_program_runs_unchanged():
+    """examples/python/hello.py exactly as the seed wrote it. It binds
+    127.0.0.1:5000; if that port is taken here, the same file runs with
+    run()'s port replaced by 0 (the file itself is not changed)."""
+    path = os.path.join(EXAMPLES, "hello.py")
+    with open(path) as f:
+        assert "run(host='127.0.0.1', port=5000)" in f.read()
+    if free_port_busy(5000):
+        wrapper = ("import sys, runpy, gohttp\n"
+                   "orig = gohttp.run\n"
+                   "def run(host, port):\n"
+                   "    orig(host, 0, ready=lambda p: print("
+                   "'listening on http://%s:%d/' % (host, p), flush=True))\n"
+                   "gohttp.run = run\n"
+                   "runpy.run_path(sys.argv[1], run_name='__main__')\n")
+        proc = spawn(["-c", wrapper, path])
+        port = read_port(proc)
+    else:
+        proc = spawn([path])
+        port = 5000
+        deadline = time.monotonic() + 15
+        while not free_port_busy(5000):
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    try:
+        status, _, body = request(port, "GET", "/")
+        assert (status, body) == (200, b"Hello, world.\n")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_hello_demo_default():
+    proc = spawn(["-m", "gohttp", "--bind", "127.0.0.1:0"])
+    try:
+        port = read_port(proc)
+        assert request(port, "GET", "/")[2] == b"Hello, world.\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_bind_failure_exits_1():
+    import socket
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = spawn(["-m", "gohttp", "--bind", "127.0.0.1:%d" % port])
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 1
+    assert "in use" in err
+
+
+EXIT_SCRIPT = r"""
+import sys, threading, time, gohttp
+mode, sleep_s = sys.argv[1], float(sys.argv[2])
+entered = threading.Event()
+def slow(w, req):
+    entered.set()
+    time.sleep(sleep_s)
+    w.write("finished")
+srv = gohttp.Server(dispatch=mode)
+srv.route("/", slow)
+print("listening on http://127.0.0.1:%d/" % srv.start(), flush=True)
+entered.wait(10)
+# The main thread ends here with the request still in its handler; the
+# atexit hook must drain (or give up after the exit timeout) and exit.
+"""
+
+
+@pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
+def test_interpreter_exit_with_request_in_flight(mode):
+    proc = spawn(["-c", EXIT_SCRIPT, mode, "0.5"])
+    try:
+        port = read_port(proc)
+        status, _, body = request(port, "GET", "/")
+        assert (status, body) == (200, b"finished")
+        assert proc.wait(10) == 0
+        err = proc.stderr.read()
+        assert "Fatal" not in err and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
+def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
+    """A handler that outlives the exit drain timeout: the process still
+    exits, without a crash signal, soon after the timeout."""
+    env_script = "import gohttp._server as s; s.EXIT_DRAIN_TIMEOUT = 1.0\n"
+    proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"])
+    try:
+        port = read_port(proc)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=_try_request(port)))
+        t.start()
+        start = time.monotonic()
+        rc = proc.wait(15)
+        assert rc >= 0, "killed by signal %d" % -rc
+        assert time.monotonic() - start < 10
+        t.join(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _try_request(port):
+    try:
+        return request(port, "GET", "/", timeout=20)
+    except Exception as exc:
+        return exc
+
+
+def test_push_gate_refuses_when_closed():
+    """The C gate in front of push-mode Python: closed, Go threads answer
+    503 in C and never enter Python."""
+    from gohttp._gohttp_cffi import lib
+    calls = []
+    with gohttp.Server(dispatch=gohttp.PUSH) as srv:
+        srv.route("/", lambda w, r: calls.append(1) or w.write("in"))
+        port = srv.start()
+        assert request(port, "GET", "/")[2] == b"in"
+        lib.gohttp_py_gate_close()
+        try:
+            status, _, body = request(port, "GET", "/")
+        finally:
+            lib.gohttp_py_gate_open()
+        assert status == 503 and body == b"Service Unavailable\n"
+        assert calls == [1]
+        assert lib.gohttp_py_gate_inside() == 0
+
+
+def test_cdef_mirrors_header():
+    """Every function, enum constant and struct field of shim/gohttp.h is
+    declared in the cffi binding."""
+    from gohttp._gohttp_cffi import ffi, lib
+    header = open(os.path.join(REPO, "shim", "gohttp.h")).read()
+    header = re.sub(r"/\*.*?\*/", "", header, flags=re.S)
+    functions = set(re.findall(r"\b(gohttp_\w+)\s*\(", header))
+    functions.discard("gohttp_handler")   # a typedef'd pointer type
+    assert functions, "no functions parsed"
+    for name in sorted(functions):
+        assert hasattr(lib, name), "missing in cdef: " + name
+    for name in re.findall(r"\b(GOHTTP_E?[A-Z]+)\s*=", header):
+        assert hasattr(lib, name), "missing constant: " + name
+    for struct in ("gohttp_request", "gohttp_options", "gohttp_counters",
+                   "gohttp_exchange", "gohttp_header"):
+        body = re.search(r"typedef struct %s \{(.*?)\}" % struct, header,
+                         re.S).group(1)
+        fields = set(re.findall(r"(\w+)\s*;", body))
+        fields |= set(re.findall(r"(\w+)\s*;", body.replace(",", ";")))
+        declared = {f for f, _ in ffi.typeof(struct).fields}
+        assert fields <= declared, (struct, fields - declared)
+        assert ffi.sizeof(struct) > 0
+
+
+def test_library_found_without_ld_library_path():
+    """The extension loads its libgohttp.so through rpath $ORIGIN."""
+    proc = spawn(["-c", "import gohttp, os; "
+                  "print(sorted(os.listdir(os.path.dirname(gohttp.__file__))))"
+                  ], drop_env=("LD_LIBRARY_PATH",))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "libgohttp.so" in out

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# sanitizers/selftest.sh - prove that one checker reports one planted bug.
+#
+#   selftest.sh NAME 'REGEX' 'BUILD-COMMAND' 'RUN-COMMAND'
+#
+# BUILD-COMMAND builds the planted variant and must SUCCEED (a planted
+# build that does not compile proves nothing). RUN-COMMAND runs the checker
+# over it and must FAIL, with REGEX (grep -E) in its output: the planted
+# bug was reported by the tool that claims to find it. A run that passes,
+# or fails without the expected report (a crash, a timeout, another
+# error), means the checker did not catch it, and this script exits 1.
+#
+# Logs: build/selftest/NAME.build.log and build/selftest/NAME.log. The last
+# line printed is machine-readable for sanitizers/audit.sh:
+#   selftest NAME: caught|NOT CAUGHT (...)
+set -uo pipefail
+
+name=$1 regex=$2 build_cmd=$3 run_cmd=$4
+dir=build/selftest
+mkdir -p "$dir"
+blog=$dir/$name.build.log
+log=$dir/$name.log
+
+start=$(date +%s)
+if ! bash -c "$build_cmd" >"$blog" 2>&1; then
+    tail -n 30 "$blog"
+    echo "selftest $name: NOT CAUGHT (the planted build failed; see $blog)"
+    exit 1
+fi
+# The run is bounded: a planted bug that hangs the checker is a failure.
+timeout --kill-after=10 600 bash -c "$run_cmd" >"$log" 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+if [ "$rc" -eq 0 ]; then
+    tail -n 30 "$log"
+    echo "selftest $name: NOT CAUGHT (the run passed with the bug planted; ${secs}s; see $log)"
+    exit 1
+fi
+if ! match=$(grep -m1 -E -- "$regex" "$log"); then
+    tail -n 40 "$log"
+    echo "selftest $name: NOT CAUGHT (exit $rc but no report matching /$regex/; ${secs}s; see $log)"
+    exit 1
+fi
+count=$(grep -c -E -- "$regex" "$log")
+echo "selftest $name: caught (exit $rc, $count x '$(echo "$match" | sed 's/^[= 0-9]*//' | cut -c1-90)', ${secs}s)"

@@ -1,0 +1,70 @@
+/*
+ * counters.c - the process-wide live-object counters of gohttp_stats.
+ *
+ * Plain int64 cells updated with relaxed atomics: each is an independent
+ * tally, no other memory is published through them, so no ordering is
+ * needed. live_handles is not stored here: it is read from the exchange
+ * table itself, which cannot disagree with the handles it holds.
+ */
+#include "gohttp_internal.h"
+
+static int64_t live_servers;
+static int64_t requests_served;
+static int64_t stale_rejections;
+static int64_t panics_recovered;
+
+/* Arena tallies live in arena.c next to the allocation they count. */
+int64_t gohttp__arena_live(void);
+int64_t gohttp__arena_bytes(void);
+
+void gohttp__count_server(int64_t delta)
+{
+    __atomic_add_fetch(&live_servers, delta, __ATOMIC_RELAXED);
+}
+
+void gohttp__count_served(void)
+{
+    __atomic_add_fetch(&requests_served, 1, __ATOMIC_RELAXED);
+}
+
+void gohttp__count_stale(void)
+{
+    __atomic_add_fetch(&stale_rejections, 1, __ATOMIC_RELAXED);
+}
+
+void gohttp__count_panic(void)
+{
+    __atomic_add_fetch(&panics_recovered, 1, __ATOMIC_RELAXED);
+}
+
+/* A snapshot: each field is read atomically, the set is not (counters of
+ * a busy server move while they are read). GOHTTP_EINVAL for NULL. */
+int gohttp_stats(gohttp_counters *out)
+{
+    if (out == NULL)
+        return GOHTTP_EINVAL;
+    gohttp_proxy *ex = gohttp__exchanges();
+    out->live_handles = ex ? (int64_t)gohttp_proxy_live(ex) : 0;
+    out->live_servers = __atomic_load_n(&live_servers, __ATOMIC_RELAXED);
+    out->live_arenas = gohttp__arena_live();
+    out->arena_bytes = gohttp__arena_bytes();
+    out->requests_served = __atomic_load_n(&requests_served, __ATOMIC_RELAXED);
+    out->stale_rejections = __atomic_load_n(&stale_rejections, __ATOMIC_RELAXED);
+    out->panics_recovered = __atomic_load_n(&panics_recovered, __ATOMIC_RELAXED);
+    return GOHTTP_OK;
+}
+
+/* Defaults documented in gohttp.h; lib/options.go applies the same ones to
+ * zero fields. */
+void gohttp_options_init(gohttp_options *opts)
+{
+    if (opts == NULL)
+        return;
+    opts->read_header_timeout_ms = 10000;
+    opts->idle_timeout_ms = 120000;
+    opts->write_timeout_ms = 0;
+    opts->max_header_bytes = 1 << 20;
+    opts->max_body_bytes = 10 << 20;
+    opts->max_handlers = 64;
+    opts->queue_timeout_ms = 10000;
+}

@@ -1,0 +1,102 @@
+/*
+ * dispatch.c - the handle tables, the handler trampolines, and the
+ * thread-local "which server is this thread serving" marker.
+ *
+ * cgo cannot call a C function pointer, so Go calls these trampolines with
+ * the pointer as an argument. The trampoline runs on the OS thread of the
+ * calling goroutine, and every callback the handler makes into the library
+ * runs on that same thread; that is what makes the thread-local marker
+ * below a correct answer to "is gohttp_wait being called from inside one of
+ * this server's handlers".
+ */
+#include <pthread.h>
+
+#include "gohttp_internal.h"
+
+/* Bounds on live handles: servers are few; exchanges are bounded by the
+ * sum of max_handlers over live servers, so a million is generous. */
+#define GOHTTP_MAX_SERVERS 4096u
+#define GOHTTP_MAX_EXCHANGES (1u << 20)
+
+static gohttp_proxy *servers;
+static gohttp_proxy *exchanges;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_init(void)
+{
+    /* Owner: the library, for the life of the process (never destroyed:
+     * the Go runtime inside this library cannot be unloaded either). */
+    servers = gohttp_proxy_new(GOHTTP_MAX_SERVERS);
+    exchanges = gohttp_proxy_new(GOHTTP_MAX_EXCHANGES);
+}
+
+gohttp_proxy *gohttp__servers(void)
+{
+    pthread_once(&tables_once, tables_init);
+    return servers;
+}
+
+gohttp_proxy *gohttp__exchanges(void)
+{
+    pthread_once(&tables_once, tables_init);
+    return exchanges;
+}
+
+int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload)
+{
+    static const char msg[] = "stale, freed, forged or 0 handle";
+    if (table != NULL && gohttp_proxy_deref(table, h, payload) == 0)
+        return GOHTTP_OK;
+    gohttp__count_stale();
+    gohttp__set_last_error(msg, sizeof msg - 1);
+    return GOHTTP_ESTALE;
+}
+
+/* The server whose handler this thread is running (push), and the server
+ * whose pulled exchanges this thread holds with how many are open (pull);
+ * 0 for none. */
+static __thread uint64_t push_server;
+static __thread uint64_t pull_server;
+static __thread uint32_t pull_open;
+
+void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
+                          const gohttp_request *req, void *userdata,
+                          uint64_t server)
+{
+    uint64_t outer = push_server; /* a handler may serve a nested server */
+    push_server = server;
+    fn(w, req, userdata);
+    push_server = outer;
+}
+
+void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
+                       uint64_t server)
+{
+    uint64_t outer = push_server;
+    push_server = server;
+    fn(w, req);
+    push_server = outer;
+}
+
+/* A thread holding exchanges of two servers at once is rare enough that
+ * only the latest server is tracked; the marker only feeds the EDEADLK
+ * diagnosis, it never guards memory. */
+void gohttp__set_pull_server(uint64_t server)
+{
+    if (pull_server != server) {
+        pull_server = server;
+        pull_open = 0;
+    }
+    pull_open++;
+}
+
+void gohttp__clear_pull_server(uint64_t server)
+{
+    if (pull_server == server && pull_open > 0 && --pull_open == 0)
+        pull_server = 0;
+}
+
+int gohttp__thread_serves(uint64_t server)
+{
+    return server != 0 && (push_server == server || pull_server == server);
+}

@@ -1,0 +1,87 @@
+/*
+ * gohttp_internal.h - the shim's internal surface, shared by the shim C files and
+ * the Go package in lib/ (through its cgo preamble). Not installed.
+ *
+ * Everything here is prefixed gohttp__ (two underscores) so it can never
+ * collide with the public gohttp_ API.
+ */
+#ifndef GOHTTP_INTERNAL_H
+#define GOHTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gohttp.h"
+#include "gohttplib.h"
+#include "proxy.h"
+
+/* cgo cannot spell "const T *" in a Go signature. An //export whose C
+ * prototype in gohttp.h takes a const pointer declares its Go parameter
+ * with one of these typedefs, so the prototype cgo generates is identical
+ * to the public one and _cgo_export.c (which sees both) fails to compile if
+ * they ever drift apart. */
+typedef const char gohttp__cchar;
+typedef const void gohttp__cvoid;
+typedef const gohttp_options gohttp__coptions;
+
+/* ---- handle tables (dispatch.c) ---------------------------------------- */
+
+/* The process-wide server and exchange tables, created on first use and
+ * never destroyed (the library cannot be unloaded safely: it contains the Go
+ * runtime). NULL only if the first creation ran out of memory. */
+gohttp_proxy *gohttp__servers(void);
+gohttp_proxy *gohttp__exchanges(void);
+
+/* gohttp_proxy_deref that also does the bookkeeping every export needs on a
+ * bad handle: counts the rejection in stale_rejections and sets the
+ * thread's last error. Returns 0 or GOHTTP_ESTALE. */
+int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload);
+
+/* ---- trampolines (dispatch.c) ------------------------------------------ */
+
+/* Call a gohttp_handler / seed FuncPtr (cgo cannot call C function pointers).
+ * While fn runs, the calling thread's "current server" is server, so
+ * gohttp_wait on that server from inside fn can answer GOHTTP_EDEADLK. */
+void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
+                          const gohttp_request *req, void *userdata,
+                          uint64_t server);
+void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
+                       uint64_t server);
+
+/* Pull mode: gohttp_next records on the calling thread that it holds an
+ * exchange of server; gohttp_done clears it (only if it still names that
+ * server). 1 if the calling thread is inside a handler of server or holds
+ * one of its pulled exchanges. */
+void gohttp__set_pull_server(uint64_t server);
+void gohttp__clear_pull_server(uint64_t server);
+int gohttp__thread_serves(uint64_t server);
+
+/* ---- errors (errors.c) -------------------------------------------------- */
+
+/* Copy msg[0..len) into the calling thread's last-error buffer, truncated
+ * to fit and NUL-terminated. msg need not be NUL-terminated (Go strings). */
+void gohttp__set_last_error(const char *msg, size_t len);
+
+/* ---- counters (counters.c) ---------------------------------------------- */
+
+void gohttp__count_server(int64_t delta);
+void gohttp__count_served(void);
+void gohttp__count_stale(void);
+void gohttp__count_panic(void);
+
+/* ---- the request arena (arena.c) ---------------------------------------- */
+
+/* One malloc holding a request view and every byte it points to. Returns
+ * size usable bytes, 16-byte aligned, or NULL when out of memory. Counted in
+ * live_arenas / arena_bytes until gohttp__arena_free. Owner: the Go request
+ * goroutine that made it (lib/dispatch.go), which frees it in a defer. */
+void *gohttp__arena_new(size_t size);
+
+/* Free an arena from gohttp__arena_new. NULL is ignored. */
+void gohttp__arena_free(void *arena);
+
+/* Header slot the planted cgocheck2 bug writes a Go pointer into (build tag
+ * plant_cgoptr); otherwise always NULL and unused. */
+void **gohttp__arena_owner_slot(void *arena);
+
+#endif /* GOHTTP_INTERNAL_H */

@@ -1,0 +1,1516 @@
+/*
+ * check_shim.c - Check suite for the public C API (gohttp.h), driving the
+ * real library over loopback HTTP from a plain C host with pthreads.
+ *
+ * Why CK_NOFORK: the Go runtime starts its threads when libgohttp is
+ * loaded, and a forked child has none of them, so Check's default
+ * fork-per-test would run every test against a dead runtime. Running in
+ * process means a failed assertion longjmps out of the test: the checked
+ * teardown then stops whatever servers the test left, and a watchdog
+ * alarm stands in for Check's per-test timeouts (which need fork).
+ *
+ * Why handlers never assert: ck_assert longjmps, which is only valid on
+ * the thread that runs the test. Handlers (on library threads) record what
+ * they saw into a per-test struct; the test thread asserts after the
+ * response came back.
+ *
+ * Every test ends with end_of_test(): all servers it made are stopped and
+ * freed and every live counter is zero.
+ *
+ * Why the state handed to handlers as userdata is static: the contract
+ * wants userdata alive until gohttp_wait returned 0, and after a failed
+ * assertion the servers are stopped by teardown, after the test's stack
+ * frame is gone.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gohttp.h"
+#include "gohttplib.h"
+#include "http_client.h"
+
+/* ------------------------------------------------------------------ */
+/* Fixture: server tracking and counters                               */
+/* ------------------------------------------------------------------ */
+
+#define MAX_TRACKED 8
+/* Servers the running test created and has not freed yet. Only the test
+ * thread touches this. */
+static gohttp_server tracked[MAX_TRACKED];
+static int tracked_count;
+
+static void track(gohttp_server s)
+{
+    ck_assert_int_lt(tracked_count, MAX_TRACKED);
+    tracked[tracked_count++] = s;
+}
+
+static void untrack(gohttp_server s)
+{
+    for (int i = 0; i < tracked_count; i++)
+        if (tracked[i] == s) {
+            tracked[i] = tracked[--tracked_count];
+            return;
+        }
+}
+
+/* Teardown: stop and free what a failed test left behind so the next test
+ * starts clean. No assertions here: this also runs after a failure. */
+static void teardown(void)
+{
+    for (int i = 0; i < tracked_count; i++) {
+        gohttp_shutdown(tracked[i], 500);
+        gohttp_wait(tracked[i], 5000);
+        gohttp_free(tracked[i]);
+    }
+    tracked_count = 0;
+}
+
+static void setup(void)
+{
+    tracked_count = 0;
+}
+
+static gohttp_counters counters(void)
+{
+    gohttp_counters c;
+    memset(&c, 0xA5, sizeof c);
+    ck_assert_int_eq(gohttp_stats(&c), GOHTTP_OK);
+    return c;
+}
+
+/* The invariant every test ends on: nothing the library made is alive. */
+static void assert_live_zero(void)
+{
+    gohttp_counters c = counters();
+    ck_assert_int_eq(c.live_handles, 0);
+    ck_assert_int_eq(c.live_arenas, 0);
+    ck_assert_int_eq(c.arena_bytes, 0);
+    ck_assert_int_eq(c.live_servers, 0);
+}
+
+/* A new server with default options, tracked for teardown. */
+static gohttp_server new_server(const gohttp_options *opts)
+{
+    gohttp_server s = 0;
+    int rc = gohttp_server_new(opts, &s);
+    ck_assert_msg(rc == GOHTTP_OK, "gohttp_server_new: %s: %s",
+                  gohttp_strerror(rc), gohttp_last_error());
+    ck_assert_uint_ne(s, 0);
+    track(s);
+    return s;
+}
+
+static void route(gohttp_server s, const char *pattern, gohttp_handler fn,
+                  void *userdata)
+{
+    int rc = gohttp_route(s, pattern, fn, userdata);
+    ck_assert_msg(rc == GOHTTP_OK, "gohttp_route %s: %s: %s", pattern,
+                  gohttp_strerror(rc), gohttp_last_error());
+}
+
+/* Start s on a free loopback port and return the port. */
+static int start(gohttp_server s)
+{
+    int port = gohttp_start(s, "127.0.0.1:0");
+    ck_assert_msg(port > 0, "gohttp_start: %s: %s", gohttp_strerror(port),
+                  gohttp_last_error());
+    return port;
+}
+
+/* Graceful stop, wait and free, each asserted. */
+static void stop(gohttp_server s)
+{
+    ck_assert_int_eq(gohttp_shutdown(s, 2000), GOHTTP_OK);
+    ck_assert_int_eq(gohttp_wait(s, 10000), GOHTTP_OK);
+    ck_assert_int_eq(gohttp_free(s), GOHTTP_OK);
+    untrack(s);
+}
+
+/* Stop every server the test still has, then check the invariant. */
+static void end_of_test(void)
+{
+    while (tracked_count > 0)
+        stop(tracked[0]);
+    assert_live_zero();
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 +
+           (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* GET target on port, asserting transport success and the status. */
+static void get_expect(int port, const char *target, int status,
+                       const char *body, http_response *r)
+{
+    int rc = http_fetch(port, "GET", target, NULL, NULL, 0, r);
+    ck_assert_msg(rc == 0, "GET %s on port %d failed: %s", target, port,
+                  strerror(errno));
+    ck_assert_int_eq(r->status, status);
+    if (body) {
+        ck_assert_uint_eq(r->body_len, strlen(body));
+        ck_assert_str_eq(r->body, body);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers shared by several tests                                    */
+/* ------------------------------------------------------------------ */
+
+/* Writes userdata (a NUL-terminated string) as the body. */
+static void write_text(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    const char *text = ud ? ud : "hello\n";
+    gohttp_write(w, text, (int64_t)strlen(text));
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors and options                                                  */
+/* ------------------------------------------------------------------ */
+
+static const int all_codes[] = {
+    GOHTTP_OK,      GOHTTP_EINVAL,   GOHTTP_ESTALE,    GOHTTP_ENOMEM,
+    GOHTTP_EEXIST,  GOHTTP_EPATTERN, GOHTTP_EBIND,     GOHTTP_ESTATE,
+    GOHTTP_ETIMEDOUT, GOHTTP_EBUSY,  GOHTTP_EIO,       GOHTTP_ETOOLARGE,
+    GOHTTP_EPANIC,  GOHTTP_ECLOSED,  GOHTTP_EDEADLK,
+};
+#define NCODES (sizeof all_codes / sizeof all_codes[0])
+
+START_TEST(strerror_names_every_code)
+{
+    for (size_t i = 0; i < NCODES; i++) {
+        const char *name = gohttp_strerror(all_codes[i]);
+        ck_assert_ptr_nonnull(name);
+        ck_assert_msg(name[0] != '\0', "empty name for %d", all_codes[i]);
+        ck_assert_msg(strcmp(name, "unknown error") != 0,
+                      "code %d has no name", all_codes[i]);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_msg(strcmp(name, gohttp_strerror(all_codes[j])) != 0,
+                          "codes %d and %d share the name \"%s\"",
+                          all_codes[i], all_codes[j], name);
+    }
+    ck_assert_ptr_nonnull(strstr(gohttp_strerror(GOHTTP_ESTALE), "stale"));
+    const int unknown[] = { 1, 42, -15, -100, INT_MIN, INT_MAX };
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
+        ck_assert_str_eq(gohttp_strerror(unknown[i]), "unknown error");
+    end_of_test();
+}
+END_TEST
+
+/* Result of reading gohttp_last_error on a fresh thread. */
+struct last_error_probe {
+    char seen[256];
+    int was_null;
+};
+
+static void *read_last_error(void *arg)
+{
+    struct last_error_probe *p = arg;
+    const char *e = gohttp_last_error();
+    p->was_null = e == NULL;
+    snprintf(p->seen, sizeof p->seen, "%s", e ? e : "");
+    return NULL;
+}
+
+START_TEST(last_error_is_thread_local)
+{
+    gohttp_options o;
+    gohttp_options_init(&o);
+    o.max_handlers = -1;
+    gohttp_server s = 0;
+    ck_assert_int_eq(gohttp_server_new(&o, &s), GOHTTP_EINVAL);
+    const char *mine = gohttp_last_error();
+    ck_assert_ptr_nonnull(mine);
+    ck_assert_msg(mine[0] != '\0', "EINVAL left no last-error detail");
+
+    /* A thread that made no failed call sees "", not this thread's text. */
+    struct last_error_probe probe;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, read_last_error, &probe), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(probe.was_null, 0);
+    ck_assert_str_eq(probe.seen, "");
+    end_of_test();
+}
+END_TEST
+
+START_TEST(options_init_gives_documented_defaults)
+{
+    gohttp_options o;
+    memset(&o, 0x5A, sizeof o);
+    gohttp_options_init(&o);
+    ck_assert_int_eq(o.read_header_timeout_ms, 10000);
+    ck_assert_int_eq(o.idle_timeout_ms, 120000);
+    ck_assert_int_eq(o.write_timeout_ms, 0);
+    ck_assert_int_eq(o.max_header_bytes, 1 << 20);
+    ck_assert_int_eq(o.max_body_bytes, 10 << 20);
+    ck_assert_int_eq(o.max_handlers, 64);
+    ck_assert_int_eq(o.queue_timeout_ms, 10000);
+    end_of_test();
+}
+END_TEST
+
+START_TEST(server_new_rejects_bad_options)
+{
+    int64_t before = counters().live_servers;
+    for (int field = 0; field < 7; field++) {
+        gohttp_options o;
+        gohttp_options_init(&o);
+        switch (field) {
+        case 0: o.read_header_timeout_ms = -1; break;
+        case 1: o.idle_timeout_ms = -1; break;
+        case 2: o.write_timeout_ms = -1; break;
+        case 3: o.max_header_bytes = -1; break;
+        case 4: o.max_body_bytes = -1; break;
+        case 5: o.max_handlers = -1; break;
+        case 6: o.queue_timeout_ms = -1; break;
+        }
+        gohttp_server s = 0;
+        ck_assert_msg(gohttp_server_new(&o, &s) == GOHTTP_EINVAL,
+                      "negative option field %d accepted", field);
+        ck_assert_int_eq(counters().live_servers, before);
+    }
+    gohttp_options o;
+    gohttp_options_init(&o);
+    ck_assert_int_eq(gohttp_server_new(&o, NULL), GOHTTP_EINVAL);
+    ck_assert_int_eq(counters().live_servers, before);
+
+    /* NULL options and all-zero options both mean the defaults. */
+    gohttp_server a = new_server(NULL);
+    memset(&o, 0, sizeof o);
+    gohttp_server b = new_server(&o);
+    ck_assert_uint_ne(a, b);
+    ck_assert_int_eq(counters().live_servers, before + 2);
+    ck_assert_int_eq(gohttp_free(a), GOHTTP_OK);
+    untrack(a);
+    ck_assert_int_eq(gohttp_free(a), GOHTTP_ESTALE); /* double free */
+    ck_assert_int_eq(gohttp_free(b), GOHTTP_OK);
+    untrack(b);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Routes                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Writes "item=<id>" from the {id} wildcard, recording the length the
+ * library reported. */
+static _Atomic int64_t path_value_len;
+static void item(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    char id[64];
+    int64_t n = gohttp_path_value(w, "id", id, sizeof id);
+    path_value_len = n;
+    /* cap 3 for a 5-byte value: the contract allows "12" + NUL
+     * (snprintf) or "123" unterminated; small[3] stays NUL either way. */
+    char small[4] = { 0 };
+    int64_t truncated = gohttp_path_value(w, "id", small, 3);
+    if (strcmp(small, "123") == 0)
+        small[2] = '\0';
+    char body[128];
+    int len = snprintf(body, sizeof body, "item=%s small=%s full=%lld",
+                       n >= 0 && n < (int64_t)sizeof id ? id : "?",
+                       truncated == n ? small : "?", (long long)truncated);
+    gohttp_write(w, body, len);
+}
+
+START_TEST(route_rejects_bad_and_duplicate_patterns)
+{
+    gohttp_server s = new_server(NULL);
+    ck_assert_int_eq(gohttp_route(s, NULL, write_text, NULL), GOHTTP_EINVAL);
+    ck_assert_int_eq(gohttp_route(s, "/a", NULL, NULL), GOHTTP_EINVAL);
+    const char *bad[] = {
+        "",                 /* empty */
+        "no-slash",         /* path must start with / */
+        "/{unclosed",       /* wildcard not closed */
+        "GET /a/{x}/{x}",   /* duplicate wildcard name */
+        "/a/{rest...}/b",   /* ... wildcard not last */
+        "/a/{bad-name}",    /* wildcard name not an identifier */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = gohttp_route(s, bad[i], write_text, NULL);
+        ck_assert_msg(rc == GOHTTP_EPATTERN, "pattern \"%s\": %s", bad[i],
+                      gohttp_strerror(rc));
+        ck_assert_msg(gohttp_last_error()[0] != '\0',
+                      "no detail for pattern \"%s\"", bad[i]);
+    }
+    route(s, "/a", write_text, (void *)"a\n");
+    ck_assert_int_eq(gohttp_route(s, "/a", write_text, NULL), GOHTTP_EEXIST);
+    route(s, "GET /items/{id}", item, NULL);
+    ck_assert_int_eq(gohttp_route(s, "GET /items/{name}", item, NULL),
+                     GOHTTP_EEXIST);
+
+    int port = start(s);
+    ck_assert_int_eq(gohttp_route(s, "/late", write_text, NULL),
+                     GOHTTP_ESTATE);
+    ck_assert_int_eq(gohttp_start(s, "127.0.0.1:0"), GOHTTP_ESTATE);
+
+    /* The routes that were accepted work; the rejected ones left no
+     * trace (/b would be 404 either way; /a answers with its own text). */
+    http_response r;
+    get_expect(port, "/a", 200, "a\n", &r);
+    http_response_free(&r);
+    get_expect(port, "/items/12345", 200, "item=12345 small=12 full=5", &r);
+    http_response_free(&r);
+    ck_assert_int_eq(path_value_len, 5);
+    get_expect(port, "/late", 404, NULL, &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Start, bind failure, busy free                                      */
+/* ------------------------------------------------------------------ */
+
+START_TEST(start_reports_bind_failures)
+{
+    int port;
+    int fd = http_listen_any(&port);
+    ck_assert_int_ge(fd, 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+
+    gohttp_server s = new_server(NULL);
+    route(s, "/", write_text, NULL);
+    int rc = gohttp_start(s, addr);
+    ck_assert_msg(rc == GOHTTP_EBIND, "start on a port in use: %s",
+                  gohttp_strerror(rc));
+    ck_assert_msg(strstr(gohttp_last_error(), "address already in use"),
+                  "last error \"%s\" lacks the OS reason",
+                  gohttp_last_error());
+    close(fd);
+    /* A server whose start failed never ran: free succeeds. */
+    ck_assert_int_eq(gohttp_free(s), GOHTTP_OK);
+    untrack(s);
+
+    /* No host names: a DNS lookup could stall the suite. */
+    const char *bad_addrs[] = { "127.0.0.1:99999", "127.0.0.1", "[::1",
+                                "not an address" };
+    for (size_t i = 0; i < sizeof bad_addrs / sizeof bad_addrs[0]; i++) {
+        s = new_server(NULL);
+        route(s, "/", write_text, NULL);
+        rc = gohttp_start(s, bad_addrs[i]);
+        ck_assert_msg(rc == GOHTTP_EBIND, "start on \"%s\": %s", bad_addrs[i],
+                      gohttp_strerror(rc));
+        ck_assert_msg(gohttp_last_error()[0] != '\0', "no detail for \"%s\"",
+                      bad_addrs[i]);
+        ck_assert_int_eq(gohttp_free(s), GOHTTP_OK);
+        untrack(s);
+    }
+    s = new_server(NULL);
+    ck_assert_int_eq(gohttp_start(s, NULL), GOHTTP_EINVAL);
+    end_of_test();
+}
+END_TEST
+
+START_TEST(free_while_running_is_busy)
+{
+    gohttp_server s = new_server(NULL);
+    route(s, "/", write_text, (void *)"still here\n");
+    int port = start(s);
+    ck_assert_int_eq(gohttp_free(s), GOHTTP_EBUSY);
+    http_response r;
+    get_expect(port, "/", 200, "still here\n", &r);
+    http_response_free(&r);
+    ck_assert_int_eq(gohttp_wait(s, 50), GOHTTP_ETIMEDOUT);
+    stop(s);
+    ck_assert_int_eq(gohttp_free(s), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_shutdown(s, 0), GOHTTP_ESTALE);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Stale, forged and 0 handles                                         */
+/* ------------------------------------------------------------------ */
+
+/* Every server-handle call with h; each must say ESTALE. */
+static void assert_server_calls_stale(gohttp_server h)
+{
+    gohttp_exchange ex;
+    ck_assert_int_eq(gohttp_route(h, "/", write_text, NULL), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_route_queue(h, "/q", NULL), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_start(h, "127.0.0.1:0"), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_listen_and_serve(h, "127.0.0.1:0"),
+                     GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_shutdown(h, 0), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_wait(h, 0), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_next(h, 0, &ex), GOHTTP_ESTALE);
+    ck_assert_int_eq(gohttp_free(h), GOHTTP_ESTALE);
+}
+#define SERVER_CALLS 8
+
+/* Every response/request call with h and otherwise valid arguments; the
+ * result of each, in order, into rc[]. Safe on any thread. */
+#define EXCHANGE_CALLS 10
+static void exchange_calls(gohttp_handle h, int64_t rc[EXCHANGE_CALLS])
+{
+    char buf[16];
+    rc[0] = gohttp_write_header(h, 200);
+    rc[1] = gohttp_set_header(h, "X-Evil", 6, "1", 1);
+    rc[2] = gohttp_add_header(h, "X-Evil", 6, "2", 1);
+    rc[3] = gohttp_del_header(h, "Content-Type", 12);
+    rc[4] = gohttp_write(h, "EVIL", 4);
+    rc[5] = gohttp_flush(h);
+    rc[6] = gohttp_read_body(h, buf, sizeof buf);
+    rc[7] = gohttp_path_value(h, "id", buf, sizeof buf);
+    rc[8] = gohttp_abort(h);
+    rc[9] = gohttp_done(h);
+}
+
+static void assert_all_stale(const int64_t rc[EXCHANGE_CALLS],
+                             const char *what)
+{
+    for (int i = 0; i < EXCHANGE_CALLS; i++)
+        ck_assert_msg(rc[i] == GOHTTP_ESTALE,
+                      "%s: exchange call %d returned %lld, not ESTALE", what,
+                      i, (long long)rc[i]);
+}
+
+/* What the handler of the type-confusion check saw. */
+struct confusion {
+    gohttp_server server;
+    int64_t write_with_server_handle;
+    int shutdown_with_response_handle;
+    int free_with_response_handle;
+    gohttp_handle seen;
+};
+
+/* Passes the server handle where a response handle belongs and the
+ * response handle where a server handle belongs. */
+static void confuse(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    struct confusion *c = ud;
+    c->seen = w;
+    if (c->server) {
+        c->write_with_server_handle = gohttp_write(c->server, "EVIL", 4);
+        c->shutdown_with_response_handle = gohttp_shutdown(w, 0);
+        c->free_with_response_handle = gohttp_free(w);
+    }
+    gohttp_write(w, "fine", 4);
+}
+
+/* Runs FIRST in the suite, on fresh tables: if server and response
+ * handles were drawn from separate tables without a type tag, the first
+ * server and the first response would carry the very same value, and a
+ * server handle passed to gohttp_write would write into that response
+ * (or a response handle passed to gohttp_shutdown would stop the server). */
+START_TEST(server_and_response_handles_do_not_mix)
+{
+    static struct confusion c;
+    memset(&c, 0, sizeof c);
+    gohttp_server s = new_server(NULL);
+    c.server = s;
+    route(s, "/", confuse, &c);
+    int port = start(s);
+    http_response r;
+    get_expect(port, "/", 200, NULL, &r);
+    ck_assert_msg(r.body_len == 4 && strcmp(r.body, "fine") == 0,
+                  "response body \"%s\": a server handle wrote into it "
+                  "(server %#llx, response %#llx)", r.body,
+                  (unsigned long long)s, (unsigned long long)c.seen);
+    ck_assert_int_eq(http_header(&r, "X-Evil", NULL, 0), -1);
+    http_response_free(&r);
+    ck_assert_int_eq(c.write_with_server_handle, GOHTTP_ESTALE);
+    ck_assert_int_eq(c.shutdown_with_response_handle, GOHTTP_ESTALE);
+    ck_assert_int_eq(c.free_with_response_handle, GOHTTP_ESTALE);
+    /* Still serving: the response handle did not shut the server down. */
+    get_expect(port, "/", 200, "fine", &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+START_TEST(bad_handles_are_stale_everywhere)
+{
+    int64_t stale_before = counters().stale_rejections;
+    const gohttp_server forged[] = { 0, 0xFFFFFFFFFFFFFFFFull,
+                                     0x00000001FFFFFFF0ull,
+                                     0x7A7A7A7A00000003ull };
+    const size_t nforged = sizeof forged / sizeof forged[0];
+    for (size_t i = 0; i < nforged; i++)
+        assert_server_calls_stale(forged[i]);
+
+    gohttp_server freed = new_server(NULL);
+    ck_assert_int_eq(gohttp_free(freed), GOHTTP_OK);
+    untrack(freed);
+    assert_server_calls_stale(freed);
+
+    int64_t rc[EXCHANGE_CALLS];
+    for (size_t i = 0; i < nforged; i++) {
+        exchange_calls(forged[i], rc);
+        assert_all_stale(rc, "forged handle");
+    }
+
+    /* A handle from a finished request. */
+    gohttp_server s = new_server(NULL);
+    static struct confusion c;
+    memset(&c, 0, sizeof c);
+    c.server = 0; /* confuse() then only records its handle */
+    route(s, "/", confuse, &c);
+    int port = start(s);
+    http_response r;
+    get_expect(port, "/", 200, "fine", &r);
+    http_response_free(&r);
+    ck_assert_uint_ne(c.seen, 0);
+    exchange_calls(c.seen, rc);
+    assert_all_stale(rc, "finished request's handle");
+    /* The server survived all of it. */
+    get_expect(port, "/", 200, "fine", &r);
+    http_response_free(&r);
+
+    int64_t expected = (int64_t)(nforged + 1) * SERVER_CALLS +
+                       (int64_t)(nforged + 1) * EXCHANGE_CALLS;
+    ck_assert_int_ge(counters().stale_rejections - stale_before, expected);
+    end_of_test();
+}
+END_TEST
+
+/* State shared by the stash test's two handlers and its threads. */
+struct stash {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gohttp_handle stashed;   /* /first's handle, kept past its return    */
+    int second_running;      /* /second is inside its handler            */
+    int release_second;      /* the test allows /second to finish        */
+    int second_timed_out;    /* /second gave up waiting (test failure)   */
+    int64_t late[EXCHANGE_CALLS]; /* results of the late calls           */
+    int port;
+    http_response second;    /* what the client of /second received      */
+    int second_fetch_rc;
+};
+
+static void first(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    struct stash *st = ud;
+    pthread_mutex_lock(&st->mu);
+    st->stashed = w; /* the misuse under test: keeping w after return */
+    pthread_mutex_unlock(&st->mu);
+    gohttp_write(w, "first", 5);
+}
+
+/* Holds its request open until the test has tried the stale handle, so
+ * the stale calls happen while another response is live. */
+static void second(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    struct stash *st = ud;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&st->mu);
+    st->second_running = 1;
+    pthread_cond_broadcast(&st->cv);
+    while (!st->release_second)
+        if (pthread_cond_timedwait(&st->cv, &st->mu, &deadline) ==
+            ETIMEDOUT) {
+            st->second_timed_out = 1;
+            break;
+        }
+    pthread_mutex_unlock(&st->mu);
+    gohttp_write(w, "second", 6);
+}
+
+static void *fetch_second(void *arg)
+{
+    struct stash *st = arg;
+    st->second_fetch_rc =
+        http_fetch(st->port, "GET", "/second", NULL, NULL, 0, &st->second);
+    return NULL;
+}
+
+static void *late_writer(void *arg)
+{
+    struct stash *st = arg;
+    exchange_calls(st->stashed, st->late);
+    return NULL;
+}
+
+START_TEST(stashed_handle_is_stale_and_harmless)
+{
+    static struct stash st;
+    memset(&st, 0, sizeof st);
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    gohttp_server s = new_server(NULL);
+    route(s, "/first", first, &st);
+    route(s, "/second", second, &st);
+    st.port = start(s);
+
+    http_response r;
+    get_expect(st.port, "/first", 200, "first", &r);
+    http_response_free(&r);
+    ck_assert_uint_ne(st.stashed, 0);
+
+    pthread_t client, writer;
+    ck_assert_int_eq(pthread_create(&client, NULL, fetch_second, &st), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&st.mu);
+    while (!st.second_running &&
+           pthread_cond_timedwait(&st.cv, &st.mu, &deadline) != ETIMEDOUT)
+        ;
+    int running = st.second_running;
+    pthread_mutex_unlock(&st.mu);
+
+    /* /second is live now (its handle may well reuse /first's slot):
+     * every late call through /first's handle must bounce. */
+    if (running) {
+        pthread_create(&writer, NULL, late_writer, &st);
+        pthread_join(writer, NULL);
+    }
+    pthread_mutex_lock(&st.mu);
+    st.release_second = 1;
+    pthread_cond_broadcast(&st.cv);
+    pthread_mutex_unlock(&st.mu);
+    pthread_join(client, NULL);
+
+    ck_assert_msg(running, "/second never reached its handler");
+    ck_assert_int_eq(st.second_timed_out, 0);
+    assert_all_stale(st.late, "handle used after its handler returned");
+    ck_assert_int_eq(st.second_fetch_rc, 0);
+    ck_assert_int_eq(st.second.status, 200);
+    ck_assert_uint_eq(st.second.body_len, 6);
+    ck_assert_str_eq(st.second.body, "second");
+    ck_assert_int_eq(http_header(&st.second, "X-Evil", NULL, 0), -1);
+    http_response_free(&st.second);
+    end_of_test();
+    pthread_cond_destroy(&st.cv);
+    pthread_mutex_destroy(&st.mu);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Concurrency inside one response                                     */
+/* ------------------------------------------------------------------ */
+
+#define WRITERS 4
+#define WRITES_PER_WRITER 200
+#define BLOCK 64
+
+struct writer_arg {
+    gohttp_handle w;
+    char letter;
+    int failures;
+};
+
+static void *block_writer(void *arg)
+{
+    struct writer_arg *a = arg;
+    char block[BLOCK];
+    memset(block, a->letter, sizeof block);
+    for (int i = 0; i < WRITES_PER_WRITER; i++)
+        if (gohttp_write(a->w, block, BLOCK) != BLOCK)
+            a->failures++;
+    return NULL;
+}
+
+static _Atomic int concurrent_failures;
+static _Atomic int concurrent_spawn_failures;
+
+/* Four threads write 64-byte blocks of their own letter into one
+ * response; the handler returns only after joining them all. */
+static void concurrent(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    pthread_t t[WRITERS];
+    struct writer_arg a[WRITERS];
+    int started = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        a[i] = (struct writer_arg){ w, (char)('A' + i), 0 };
+        if (pthread_create(&t[i], NULL, block_writer, &a[i]) != 0) {
+            concurrent_spawn_failures++;
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+        concurrent_failures += a[i].failures;
+    }
+}
+
+START_TEST(concurrent_writes_into_one_response)
+{
+    concurrent_failures = 0;
+    concurrent_spawn_failures = 0;
+    gohttp_server s = new_server(NULL);
+    route(s, "/", concurrent, NULL);
+    int port = start(s);
+    http_response r;
+    get_expect(port, "/", 200, NULL, &r);
+    ck_assert_int_eq(concurrent_spawn_failures, 0);
+    ck_assert_int_eq(concurrent_failures, 0);
+    ck_assert_uint_eq(r.body_len, (size_t)WRITERS * WRITES_PER_WRITER * BLOCK);
+    int per_letter[WRITERS] = { 0 };
+    /* Writes are serialized, so each 64-byte block is one writer's. */
+    for (size_t off = 0; off < r.body_len; off += BLOCK) {
+        char c = r.body[off];
+        ck_assert_msg(c >= 'A' && c < 'A' + WRITERS, "bad byte at %zu", off);
+        for (size_t i = 1; i < BLOCK; i++)
+            ck_assert_msg(r.body[off + i] == c,
+                          "block at %zu interleaved with another write", off);
+        per_letter[c - 'A']++;
+    }
+    for (int i = 0; i < WRITERS; i++)
+        ck_assert_int_eq(per_letter[i], WRITES_PER_WRITER);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Shutdown from inside a handler                                      */
+/* ------------------------------------------------------------------ */
+
+struct inner_stop {
+    gohttp_server self;
+    int shutdown_rc;
+    int wait_rc;
+    int shutdown_again_rc;
+};
+
+static void stop_from_inside(gohttp_handle w, const gohttp_request *req,
+                             void *ud)
+{
+    (void)req;
+    struct inner_stop *st = ud;
+    st->shutdown_rc = gohttp_shutdown(st->self, 2000);
+    st->wait_rc = gohttp_wait(st->self, 1000);
+    st->shutdown_again_rc = gohttp_shutdown(st->self, 2000);
+    gohttp_write(w, "stopping", 8);
+}
+
+START_TEST(shutdown_inside_handler_stops_only_that_server)
+{
+    static struct inner_stop st;
+    memset(&st, 0, sizeof st);
+    gohttp_server a = new_server(NULL);
+    gohttp_server b = new_server(NULL);
+    st.self = a;
+    route(a, "/stop", stop_from_inside, &st);
+    route(b, "/", write_text, (void *)"b lives\n");
+    int port_a = start(a);
+    int port_b = start(b);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_response r;
+    get_expect(port_a, "/stop", 200, "stopping", &r);
+    http_response_free(&r);
+    ck_assert_int_eq(st.shutdown_rc, GOHTTP_OK);
+    ck_assert_int_eq(st.wait_rc, GOHTTP_EDEADLK);
+    ck_assert_int_eq(st.shutdown_again_rc, GOHTTP_OK);
+    ck_assert_int_eq(gohttp_wait(a, 10000), GOHTTP_OK);
+    long took = elapsed_ms(&t0);
+    ck_assert_msg(took < 4000, "server took %ld ms to stop (timeout 2000)",
+                  took);
+
+    http_conn c;
+    int connected = http_connect(&c, port_a, 1000) == 0;
+    if (connected)
+        http_close(&c);
+    ck_assert_msg(!connected, "stopped server still accepts connections");
+    get_expect(port_b, "/", 200, "b lives\n", &r);
+    http_response_free(&r);
+    ck_assert_int_eq(gohttp_free(a), GOHTTP_OK);
+    untrack(a);
+    get_expect(port_b, "/", 200, "b lives\n", &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Bad arguments inside a handler                                      */
+/* ------------------------------------------------------------------ */
+
+#define BAD_CALLS 30
+struct bad_inputs {
+    int64_t rc[BAD_CALLS];
+    const char *what[BAD_CALLS];
+    int n;
+    int64_t ok_set, ok_status, second_status, late_header, ok_write;
+};
+
+#define RECORD(b, call)                                                      \
+    do {                                                                     \
+        (b)->what[(b)->n] = #call;                                           \
+        (b)->rc[(b)->n++] = (call);                                          \
+    } while (0)
+
+/* Every malformed argument must give EINVAL; afterwards the response is
+ * still usable. */
+static void misuse(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    struct bad_inputs *b = ud;
+    char buf[16];
+    b->n = 0;
+    RECORD(b, gohttp_write_header(w, 99));
+    RECORD(b, gohttp_write_header(w, 1000));
+    RECORD(b, gohttp_write_header(w, -200));
+    RECORD(b, gohttp_set_header(w, "Bad Name", 8, "v", 1));
+    RECORD(b, gohttp_set_header(w, "X:Y", 3, "v", 1));
+    RECORD(b, gohttp_set_header(w, "", 0, "v", 1));
+    RECORD(b, gohttp_set_header(w, NULL, 4, "v", 1));
+    RECORD(b, gohttp_set_header(w, "X-O\0k", 5, "v", 1));
+    RECORD(b, gohttp_set_header(w, "X-Bad", 5, "a\r\nX-Injected: 1", 17));
+    RECORD(b, gohttp_set_header(w, "X-Bad", 5, "a\nb", 3));
+    RECORD(b, gohttp_set_header(w, "X-Bad", 5, "a\rb", 3));
+    RECORD(b, gohttp_set_header(w, "X-Bad", 5, "a\0b", 3));
+    RECORD(b, gohttp_set_header(w, "X-Bad", 5, NULL, 3));
+    RECORD(b, gohttp_add_header(w, "Bad Name", 8, "v", 1));
+    RECORD(b, gohttp_add_header(w, "X-Bad", 5, "a\r\nb", 4));
+    RECORD(b, gohttp_add_header(w, "X-Bad", 5, "a\0b", 3));
+    RECORD(b, gohttp_del_header(w, "Bad Name", 8));
+    RECORD(b, gohttp_del_header(w, NULL, 3));
+    RECORD(b, gohttp_write(w, "x", -1));
+    RECORD(b, gohttp_write(w, NULL, 5));
+    RECORD(b, gohttp_read_body(w, NULL, 10));
+    RECORD(b, gohttp_read_body(w, buf, -1));
+    RECORD(b, gohttp_path_value(w, NULL, buf, sizeof buf));
+    RECORD(b, gohttp_path_value(w, "id", NULL, 10));
+    RECORD(b, gohttp_path_value(w, "id", buf, -1));
+    b->ok_set = gohttp_set_header(w, "X-Ok", 4, "fine", 4);
+    b->ok_status = gohttp_write_header(w, 201);
+    b->second_status = gohttp_write_header(w, 202);
+    b->late_header = gohttp_set_header(w, "X-Late", 6, "1", 1);
+    b->ok_write = gohttp_write(w, "ok", 2);
+}
+
+START_TEST(bad_arguments_are_einval_and_server_lives)
+{
+    static struct bad_inputs b;
+    memset(&b, 0, sizeof b);
+    gohttp_server s = new_server(NULL);
+    route(s, "/misuse", misuse, &b);
+    route(s, "/", write_text, (void *)"alive\n");
+    int port = start(s);
+
+    http_response r;
+    get_expect(port, "/misuse", 201, "ok", &r);
+    ck_assert_int_eq(b.n, 25);
+    for (int i = 0; i < b.n; i++)
+        ck_assert_msg(b.rc[i] == GOHTTP_EINVAL, "%s returned %lld (%s)",
+                      b.what[i], (long long)b.rc[i],
+                      gohttp_strerror((int)b.rc[i]));
+    ck_assert_int_eq(b.ok_set, GOHTTP_OK);
+    ck_assert_int_eq(b.ok_status, GOHTTP_OK);
+    ck_assert_int_eq(b.second_status, GOHTTP_ESTATE);
+    ck_assert_int_eq(b.late_header, GOHTTP_ESTATE);
+    ck_assert_int_eq(b.ok_write, 2);
+    char v[32];
+    ck_assert_int_eq(http_header(&r, "X-Ok", v, sizeof v), 4);
+    ck_assert_str_eq(v, "fine");
+    ck_assert_int_eq(http_header(&r, "X-Bad", NULL, 0), -1);
+    ck_assert_int_eq(http_header(&r, "X-Injected", NULL, 0), -1);
+    ck_assert_int_eq(http_header(&r, "X-Late", NULL, 0), -1);
+    http_response_free(&r);
+
+    get_expect(port, "/", 200, "alive\n", &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The request view and the body                                       */
+/* ------------------------------------------------------------------ */
+
+/* What the handler saw of its request, copied out for the test thread. */
+struct seen_request {
+    char method[16], path[64], query[64], proto[16], host[64], remote[64];
+    char header[64];
+    int strings_terminated;
+    int64_t content_length;
+    size_t body_len;
+    unsigned char body[200000];
+    int64_t read_error;
+};
+
+static void copy_field(char *dst, size_t cap, const char *s, size_t len,
+                       int *terminated)
+{
+    if (!s || s[len] != '\0')
+        *terminated = 0;
+    snprintf(dst, cap, "%.*s", s ? (int)len : 0, s ? s : "");
+}
+
+/* Records the view and the body, then echoes the body back. */
+static void inspect(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    struct seen_request *sr = ud;
+    sr->strings_terminated = 1;
+    copy_field(sr->method, sizeof sr->method, req->method, req->method_len,
+               &sr->strings_terminated);
+    copy_field(sr->path, sizeof sr->path, req->path, req->path_len,
+               &sr->strings_terminated);
+    copy_field(sr->query, sizeof sr->query, req->raw_query,
+               req->raw_query_len, &sr->strings_terminated);
+    copy_field(sr->proto, sizeof sr->proto, req->proto, req->proto_len,
+               &sr->strings_terminated);
+    copy_field(sr->host, sizeof sr->host, req->host, req->host_len,
+               &sr->strings_terminated);
+    copy_field(sr->remote, sizeof sr->remote, req->remote_addr,
+               req->remote_addr_len, &sr->strings_terminated);
+    for (size_t i = 0; i < req->header_count; i++) {
+        const gohttp_header *h = &req->headers[i];
+        if (h->name[h->name_len] != '\0' || h->value[h->value_len] != '\0')
+            sr->strings_terminated = 0;
+        if (h->name_len == 6 && memcmp(h->name, "X-Test", 6) == 0)
+            copy_field(sr->header, sizeof sr->header, h->value, h->value_len,
+                       &sr->strings_terminated);
+    }
+    sr->content_length = req->content_length;
+    sr->body_len = 0;
+    sr->read_error = 0;
+    for (;;) { /* small reads: the body must come through in pieces */
+        size_t room = sizeof sr->body - sr->body_len;
+        int64_t n = gohttp_read_body(w, sr->body + sr->body_len,
+                                     room < 1000 ? (int64_t)room : 1000);
+        if (n < 0) {
+            sr->read_error = n;
+            return; /* nothing written: the library answers (413) */
+        }
+        if (n == 0)
+            break;
+        sr->body_len += (size_t)n;
+    }
+    gohttp_write(w, sr->body, (int64_t)sr->body_len);
+}
+
+START_TEST(request_view_and_binary_body)
+{
+    static struct seen_request sr;
+    memset(&sr, 0, sizeof sr);
+    static unsigned char body[150000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (unsigned char)(i % 7 == 0 ? 0 : (i * 31) & 0xFF);
+    gohttp_server s = new_server(NULL);
+    route(s, "POST /inspect/{rest...}", inspect, &sr);
+    int port = start(s);
+
+    http_response r;
+    ck_assert_int_eq(http_fetch(port, "POST", "/inspect/a%20b?x=1&y=%00",
+                                "X-Test: v\xc3\xa9 1\r\n", body, sizeof body,
+                                &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(sr.read_error, 0);
+    ck_assert_int_eq(sr.strings_terminated, 1);
+    ck_assert_str_eq(sr.method, "POST");
+    ck_assert_str_eq(sr.path, "/inspect/a b");
+    ck_assert_str_eq(sr.query, "x=1&y=%00");
+    ck_assert_str_eq(sr.proto, "HTTP/1.1");
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", port);
+    ck_assert_str_eq(sr.host, host);
+    ck_assert_msg(strncmp(sr.remote, "127.0.0.1:", 10) == 0, "remote %s",
+                  sr.remote);
+    ck_assert_str_eq(sr.header, "v\xc3\xa9 1");
+    ck_assert_int_eq(sr.content_length, (int64_t)sizeof body);
+    ck_assert_uint_eq(sr.body_len, sizeof body);
+    ck_assert_mem_eq(sr.body, body, sizeof body);
+    ck_assert_uint_eq(r.body_len, sizeof body);
+    ck_assert_mem_eq(r.body, body, sizeof body);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+START_TEST(body_over_limit_is_413)
+{
+    static struct seen_request sr;
+    memset(&sr, 0, sizeof sr);
+    gohttp_options o;
+    gohttp_options_init(&o);
+    o.max_body_bytes = 1000;
+    gohttp_server s = new_server(&o);
+    route(s, "POST /", inspect, &sr);
+    int port = start(s);
+    static char body[5000];
+    memset(body, 'z', sizeof body);
+    http_response r;
+    ck_assert_int_eq(http_fetch(port, "POST", "/", NULL, body, sizeof body,
+                                &r),
+                     0);
+    ck_assert_int_eq(r.status, 413);
+    ck_assert_int_eq(sr.read_error, GOHTTP_ETOOLARGE);
+    http_response_free(&r);
+    /* At the limit exactly is fine. */
+    ck_assert_int_eq(http_fetch(port, "POST", "/", NULL, body, 1000, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 1000);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Pull mode                                                           */
+/* ------------------------------------------------------------------ */
+
+struct puller {
+    gohttp_server s;
+    int next_rc, done_rc, done_again_rc, next_after_rc;
+    int64_t write_rc, write_after_rc;
+    char method[8];
+    void *userdata;
+};
+
+static void *pull_one(void *arg)
+{
+    struct puller *p = arg;
+    gohttp_exchange ex;
+    memset(&ex, 0, sizeof ex);
+    p->next_rc = gohttp_next(p->s, 10000, &ex);
+    if (p->next_rc != 0)
+        return NULL;
+    snprintf(p->method, sizeof p->method, "%s", ex.req->method);
+    p->userdata = ex.userdata;
+    p->write_rc = gohttp_write(ex.w, "pulled", 6);
+    p->done_rc = gohttp_done(ex.w);
+    p->done_again_rc = gohttp_done(ex.w);
+    p->write_after_rc = gohttp_write(ex.w, "late", 4);
+    return NULL;
+}
+
+START_TEST(pull_mode_round_trip)
+{
+    static int tag;
+    static struct puller p;
+    memset(&p, 0, sizeof p);
+    gohttp_server s = new_server(NULL);
+    p.s = s;
+    ck_assert_int_eq(gohttp_route_queue(s, "/q", &tag), GOHTTP_OK);
+    ck_assert_int_eq(gohttp_route_queue(s, "/q", &tag), GOHTTP_EEXIST);
+    int port = start(s);
+    gohttp_exchange ex;
+    ck_assert_int_eq(gohttp_next(s, 10, &ex), GOHTTP_ETIMEDOUT);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, pull_one, &p), 0);
+    http_response r;
+    int fetch_rc = http_fetch(port, "GET", "/q", NULL, NULL, 0, &r);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(fetch_rc, 0);
+    ck_assert_int_eq(p.next_rc, GOHTTP_OK);
+    ck_assert_str_eq(p.method, "GET");
+    ck_assert_ptr_eq(p.userdata, &tag);
+    ck_assert_int_eq(p.write_rc, 6);
+    ck_assert_int_eq(p.done_rc, GOHTTP_OK);
+    ck_assert_int_eq(p.done_again_rc, GOHTTP_ESTALE);
+    ck_assert_int_eq(p.write_after_rc, GOHTTP_ESTALE);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "pulled");
+    http_response_free(&r);
+    ck_assert_int_eq(gohttp_shutdown(s, 1000), GOHTTP_OK);
+    ck_assert_int_eq(gohttp_next(s, 1000, &ex), GOHTTP_ECLOSED);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Bounded handlers, abort                                             */
+/* ------------------------------------------------------------------ */
+
+/* A gate a handler waits at until the test opens it (10 s at most). */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int arrived, open, timed_out;
+    int port;
+    int fetch_rc;
+    http_response r;
+};
+static struct gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                            0, 0, 0, 0, 0, { 0 } };
+
+static void gated(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&gate.mu);
+    gate.arrived++;
+    pthread_cond_broadcast(&gate.cv);
+    while (!gate.open)
+        if (pthread_cond_timedwait(&gate.cv, &gate.mu, &deadline) ==
+            ETIMEDOUT) {
+            gate.timed_out = 1;
+            break;
+        }
+    pthread_mutex_unlock(&gate.mu);
+    gohttp_write(w, "slow", 4);
+}
+
+static void *fetch_gated(void *arg)
+{
+    (void)arg;
+    gate.fetch_rc =
+        http_fetch(gate.port, "GET", "/slow", NULL, NULL, 0, &gate.r);
+    return NULL;
+}
+
+START_TEST(excess_requests_wait_then_503)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.arrived = gate.open = gate.timed_out = 0;
+    pthread_mutex_unlock(&gate.mu);
+    gohttp_options o;
+    gohttp_options_init(&o);
+    o.max_handlers = 1;
+    o.queue_timeout_ms = 300;
+    gohttp_server s = new_server(&o);
+    route(s, "/slow", gated, NULL);
+    route(s, "/fast", write_text, (void *)"fast\n");
+    gate.port = start(s);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fetch_gated, NULL), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&gate.mu);
+    while (!gate.arrived &&
+           pthread_cond_timedwait(&gate.cv, &gate.mu, &deadline) != ETIMEDOUT)
+        ;
+    int arrived = gate.arrived;
+    pthread_mutex_unlock(&gate.mu);
+
+    /* The only handler slot is taken: /fast waits its 300 ms, then 503. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_response busy;
+    int busy_rc = http_fetch(gate.port, "GET", "/fast", NULL, NULL, 0, &busy);
+    long waited = elapsed_ms(&t0);
+
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 1;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    pthread_join(t, NULL);
+
+    ck_assert_int_eq(arrived, 1);
+    ck_assert_int_eq(busy_rc, 0);
+    ck_assert_int_eq(busy.status, 503);
+    ck_assert_msg(waited >= 250, "503 after %ld ms, queue timeout 300",
+                  waited);
+    http_response_free(&busy);
+    ck_assert_int_eq(gate.timed_out, 0);
+    ck_assert_int_eq(gate.fetch_rc, 0);
+    ck_assert_int_eq(gate.r.status, 200);
+    ck_assert_str_eq(gate.r.body, "slow");
+    http_response_free(&gate.r);
+    /* The slot is free again. */
+    http_response r;
+    get_expect(gate.port, "/fast", 200, "fast\n", &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* Sends part of a chunked body, then asks for the connection to be cut. */
+static void abort_midway(gohttp_handle w, const gohttp_request *req,
+                         void *ud)
+{
+    (void)req;
+    int *rc = ud;
+    gohttp_write(w, "partial", 7);
+    gohttp_flush(w);
+    *rc = gohttp_abort(w);
+}
+
+START_TEST(abort_cuts_the_response)
+{
+    static int abort_rc;
+    abort_rc = 12345;
+    gohttp_server s = new_server(NULL);
+    route(s, "/abort", abort_midway, &abort_rc);
+    route(s, "/", write_text, (void *)"after\n");
+    int port = start(s);
+    http_response r;
+    /* No terminating chunk arrives: the client sees a truncated body. */
+    ck_assert_int_eq(http_fetch(port, "GET", "/abort", NULL, NULL, 0, &r), -1);
+    ck_assert_int_eq(abort_rc, GOHTTP_OK);
+    get_expect(port, "/", 200, "after\n", &r);
+    http_response_free(&r);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* gohttp_listen_and_serve                                             */
+/* ------------------------------------------------------------------ */
+
+struct blocking_serve {
+    gohttp_server s;
+    char addr[64];
+    int rc;
+};
+
+static void *run_listen_and_serve(void *arg)
+{
+    struct blocking_serve *b = arg;
+    b->rc = gohttp_listen_and_serve(b->s, b->addr);
+    return NULL;
+}
+
+START_TEST(listen_and_serve_blocks_until_shutdown)
+{
+    static struct blocking_serve b;
+    memset(&b, 0, sizeof b);
+    b.rc = 12345;
+    b.s = new_server(NULL);
+    route(b.s, "/", write_text, (void *)"blocking\n");
+    int port = http_free_port();
+    ck_assert_int_gt(port, 0);
+    snprintf(b.addr, sizeof b.addr, "127.0.0.1:%d", port);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, run_listen_and_serve, &b), 0);
+    int listening = http_wait_listening(port, 10000) == 0;
+    http_response r;
+    int fetched = listening &&
+                  http_fetch(port, "GET", "/", NULL, NULL, 0, &r) == 0;
+    gohttp_shutdown(b.s, 1000);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 10;
+    int joined = pthread_timedjoin_np(t, NULL, &limit) == 0;
+    ck_assert_msg(joined, "gohttp_listen_and_serve did not return after "
+                          "gohttp_shutdown");
+    ck_assert_msg(listening, "never listened on %s", b.addr);
+    ck_assert_int_eq(fetched, 1);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "blocking\n");
+    http_response_free(&r);
+    ck_assert_int_eq(b.rc, GOHTTP_OK);
+    ck_assert_int_eq(gohttp_free(b.s), GOHTTP_OK);
+    untrack(b.s);
+
+    /* A bind failure comes back at once instead of blocking. */
+    int fd = http_listen_any(&port);
+    ck_assert_int_ge(fd, 0);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    gohttp_server s = new_server(NULL);
+    route(s, "/", write_text, NULL);
+    ck_assert_int_eq(gohttp_listen_and_serve(s, addr), GOHTTP_EBIND);
+    ck_assert_ptr_nonnull(strstr(gohttp_last_error(), "address already in use"));
+    close(fd);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The seed API (gohttplib.h) on its default server                    */
+/* ------------------------------------------------------------------ */
+
+/* What the seed handler saw, copied out for the test thread. */
+struct seed_seen {
+    char method[16], host[64], url[64], body[64], headers[512];
+    ResponseWriterPtr stashed;
+    int bad_status_left_detail;
+    int calls;
+};
+static struct seed_seen seed_seen;
+
+static void seed_record(ResponseWriterPtr w, Request *req)
+{
+    struct seed_seen *s = &seed_seen;
+    snprintf(s->method, sizeof s->method, "%s", req->Method);
+    snprintf(s->host, sizeof s->host, "%s", req->Host);
+    snprintf(s->url, sizeof s->url, "%s", req->URL);
+    snprintf(s->body, sizeof s->body, "%s", req->Body);
+    snprintf(s->headers, sizeof s->headers, "%s", req->Headers);
+    s->stashed = w; /* kept past return on purpose: must go stale */
+    ResponseWriter_WriteHeader(w, 1000); /* invalid: reported, not fatal */
+    s->bad_status_left_detail = gohttp_last_error()[0] != '\0';
+    ResponseWriter_WriteHeader(w, 202);
+    char *text = "seed ok";
+    ResponseWriter_Write(w, text, (int)strlen(text));
+    s->calls++;
+}
+
+static void seed_stop(ResponseWriterPtr w, Request *req)
+{
+    (void)req;
+    Shutdown(); /* from inside a handler: must not deadlock */
+    char *text = "stopping";
+    ResponseWriter_Write(w, text, (int)strlen(text));
+}
+
+struct seed_run {
+    char addr[64];
+    char last_error[256]; /* the serving thread's, after return */
+};
+
+static void *seed_serve(void *arg)
+{
+    struct seed_run *run = arg;
+    ListenAndServe(run->addr);
+    snprintf(run->last_error, sizeof run->last_error, "%s",
+             gohttp_last_error());
+    return NULL;
+}
+
+/* Join t within seconds; 0 if it did not return. */
+static int timed_join(pthread_t t, int seconds)
+{
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += seconds;
+    return pthread_timedjoin_np(t, NULL, &limit) == 0;
+}
+
+START_TEST(seed_api_serves_and_goes_stale)
+{
+    static struct seed_run run;
+    memset(&run, 0, sizeof run);
+    memset(&seed_seen, 0, sizeof seed_seen);
+    int port = http_free_port();
+    ck_assert_int_gt(port, 0);
+    snprintf(run.addr, sizeof run.addr, "127.0.0.1:%d", port);
+    HandleFunc("/seed", &seed_record);
+    HandleFunc("/stop", &seed_stop);
+    /* Bad and duplicate patterns are reported, and the process lives. */
+    HandleFunc("/{unclosed", &seed_record);
+    ck_assert_msg(gohttp_last_error()[0] != '\0', "bad seed pattern silent");
+    HandleFunc("/seed", &seed_record);
+    ck_assert_ptr_nonnull(strstr(gohttp_last_error(), "conflict"));
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, seed_serve, &run), 0);
+
+    int listening = http_wait_listening(port, 10000) == 0;
+    http_response r;
+    memset(&r, 0, sizeof r);
+    int fetched = listening &&
+                  http_fetch(port, "POST", "/seed?x=1", "X-Test: v\r\n",
+                             "hello body", 10, &r) == 0;
+    http_response stop_r;
+    memset(&stop_r, 0, sizeof stop_r);
+    int stop_fetched =
+        listening &&
+        http_fetch(port, "GET", "/stop", NULL, NULL, 0, &stop_r) == 0;
+    if (!stop_fetched)
+        Shutdown(); /* so the serving thread ends whatever happened */
+    int joined = timed_join(t, 15);
+    ck_assert_msg(joined, "ListenAndServe did not return after Shutdown()");
+    ck_assert_msg(listening, "seed server never listened: %s",
+                  run.last_error);
+    ck_assert_int_eq(fetched, 1);
+    ck_assert_int_eq(stop_fetched, 1);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_str_eq(r.body, "seed ok");
+    ck_assert_int_eq(stop_r.status, 200);
+    ck_assert_str_eq(stop_r.body, "stopping");
+    http_response_free(&r);
+    http_response_free(&stop_r);
+    ck_assert_int_eq(seed_seen.calls, 1);
+    ck_assert_str_eq(seed_seen.method, "POST");
+    ck_assert_str_eq(seed_seen.url, "/seed?x=1");
+    ck_assert_str_eq(seed_seen.host, run.addr);
+    ck_assert_str_eq(seed_seen.body, "hello body");
+    ck_assert_msg(strstr(seed_seen.headers, "X-Test: v\r\n"),
+                  "Headers \"%s\" lack X-Test", seed_seen.headers);
+    ck_assert_int_eq(seed_seen.bad_status_left_detail, 1);
+    ck_assert_int_eq(ResponseWriter_Write(seed_seen.stashed, "late", 4),
+                     GOHTTP_ESTALE);
+    end_of_test(); /* the default server was released on return */
+}
+END_TEST
+
+START_TEST(seed_bind_failure_returns_with_reason)
+{
+    static struct seed_run run;
+    memset(&run, 0, sizeof run);
+    int port;
+    int fd = http_listen_any(&port);
+    ck_assert_int_ge(fd, 0);
+    snprintf(run.addr, sizeof run.addr, "127.0.0.1:%d", port);
+    HandleFunc("/", &seed_record);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, seed_serve, &run), 0);
+    int joined = timed_join(t, 10);
+    if (!joined)
+        Shutdown();
+    close(fd);
+    ck_assert_msg(joined, "ListenAndServe on a port in use did not return");
+    ck_assert_msg(strstr(run.last_error, "address already in use"),
+                  "serving thread's last error: \"%s\"", run.last_error);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static Suite *shim_suite(void)
+{
+    Suite *s = suite_create("shim");
+    TCase *tc = tcase_create("api");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, server_and_response_handles_do_not_mix); /* first */
+    tcase_add_test(tc, strerror_names_every_code);
+    tcase_add_test(tc, last_error_is_thread_local);
+    tcase_add_test(tc, options_init_gives_documented_defaults);
+    tcase_add_test(tc, server_new_rejects_bad_options);
+    tcase_add_test(tc, route_rejects_bad_and_duplicate_patterns);
+    tcase_add_test(tc, start_reports_bind_failures);
+    tcase_add_test(tc, free_while_running_is_busy);
+    tcase_add_test(tc, bad_handles_are_stale_everywhere);
+    tcase_add_test(tc, stashed_handle_is_stale_and_harmless);
+    tcase_add_test(tc, concurrent_writes_into_one_response);
+    tcase_add_test(tc, shutdown_inside_handler_stops_only_that_server);
+    tcase_add_test(tc, bad_arguments_are_einval_and_server_lives);
+    tcase_add_test(tc, request_view_and_binary_body);
+    tcase_add_test(tc, body_over_limit_is_413);
+    tcase_add_test(tc, pull_mode_round_trip);
+    tcase_add_test(tc, listen_and_serve_blocks_until_shutdown);
+    tcase_add_test(tc, excess_requests_wait_then_503);
+    tcase_add_test(tc, abort_cuts_the_response);
+    suite_add_tcase(s, tc);
+
+    TCase *seed = tcase_create("seed");
+    tcase_add_checked_fixture(seed, setup, teardown);
+    tcase_add_test(seed, seed_api_serves_and_goes_stale);
+    tcase_add_test(seed, seed_bind_failure_returns_with_reason);
+    suite_add_tcase(s, seed);
+    return s;
+}
+
+int main(void)
+{
+    /* Check's per-test timeouts need fork; this bounds the whole run.
+     * CHECK_SHIM_ALARM (seconds) stretches it for slow flavors (valgrind). */
+    const char *alarm_env = getenv("CHECK_SHIM_ALARM");
+    alarm(alarm_env && atoi(alarm_env) > 0 ? (unsigned)atoi(alarm_env) : 240);
+    SRunner *sr = srunner_create(shim_suite());
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
