@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,5 +156,20 @@ func TestBindFailure(t *testing.T) {
 	}
 	// Not started: can be started elsewhere afterwards.
 	ts.start()
+	ts.expectHello("/")
+}
+
+// Requests whose headers exceed max_header_bytes are refused by net/http
+// (431) before any handler runs; the server carries on.
+func TestHeaderOverMaxIs431(t *testing.T) {
+	ts := newServer(t, &tOptions{MaxHeaderBytes: 2048})
+	ts.route("/", thHello, -1)
+	ts.start()
+	req, _ := http.NewRequest("GET", ts.base+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("b", 16<<10))
+	resp, _ := ts.do(req)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("status = %d, want 431", resp.StatusCode)
+	}
 	ts.expectHello("/")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -229,6 +230,29 @@ func TestPanicRecovery(t *testing.T) {
 	}
 	if got := tStats().PanicsRecovered - before; got != 1 {
 		t.Errorf("panics_recovered grew by %d", got)
+	}
+	ts.expectHello("/")
+}
+
+// A client that goes away mid-response: the handler's writes fail with
+// GOHTTP_EIO (not a crash, not a hang), and everything is released.
+func TestClientGoneIsEIO(t *testing.T) {
+	ts := newServer(t, &tOptions{WriteTimeoutMS: 5000})
+	ts.route("/fire", thFirehose, -1)
+	ts.route("/", thHello, -1)
+	ts.start()
+	resp, err := ts.client.Get(ts.base + "/fire")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // closes the connection mid-body
+	waitFor(t, 10*time.Second, "firehose handler to stop", func() bool { return tFirehoseRC() != 1 })
+	if rc := tFirehoseRC(); rc != -10 {
+		t.Errorf("write after the client left = %d, want GOHTTP_EIO", rc)
 	}
 	ts.expectHello("/")
 }

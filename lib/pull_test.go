@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +17,13 @@ func TestPullMode(t *testing.T) {
 	if rc != eOK {
 		t.Fatal(rc)
 	}
-	t.Cleanup(func() { tCFree(ud) }) // after the server's cleanup (LIFO)
+	// userdata must outlive the server: stop it first (stop is idempotent).
+	t.Cleanup(func() { ts.stop(); tCFree(ud) })
 	ts.route("/", thHello, -1)
-	if rc, ud2 := tRouteQueue(ts.h, "/q/", "dup"); rc != eExist {
-		tCFree(ud2)
-		t.Errorf("duplicate queue route = %d", rc)
+	rc2, ud2 := tRouteQueue(ts.h, "/q/", "dup")
+	tCFree(ud2) // a rejected route keeps no reference to its userdata
+	if rc2 != eExist {
+		t.Errorf("duplicate queue route = %d", rc2)
 	}
 	ts.start()
 	if n := tPullStart(ts.h, 3); n != 3 {
@@ -60,7 +63,7 @@ func TestPullQueueTimeoutAndClosed(t *testing.T) {
 	if rc != eOK {
 		t.Fatal(rc)
 	}
-	t.Cleanup(func() { tCFree(ud) })
+	t.Cleanup(func() { ts.stop(); tCFree(ud) })
 	ts.start()
 	t0 := time.Now()
 	resp, body := ts.get("/q")
@@ -79,4 +82,67 @@ func TestPullQueueTimeoutAndClosed(t *testing.T) {
 	if rc := tNext(ts.h, -1); rc != eClosed {
 		t.Errorf("next after shutdown = %d, want ECLOSED", rc)
 	}
+}
+
+// A host thread holding a pulled exchange across a shutdown: the server
+// cannot finish stopping (wait times out, free is EBUSY) and nothing is
+// freed under the host; once it calls gohttp_done everything completes.
+// On the holding thread itself, gohttp_wait is EDEADLK.
+func TestPullExchangeHeldThroughShutdown(t *testing.T) {
+	ts := newServer(t, nil)
+	rc, ud := tRouteQueue(ts.h, "/q", "held")
+	if rc != eOK {
+		t.Fatal(rc)
+	}
+	t.Cleanup(func() { ts.stop(); tCFree(ud) })
+	ts.start()
+	got := make(chan string, 1)
+	go func() {
+		resp, err := ts.client.Get(ts.base + "/q")
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		got <- readAll(resp)
+	}()
+	// The holding thread: next, (checks), done, all on one OS thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	rc, w, path := tNextEx(ts.h, 5000)
+	if rc != eOK || path != "/q" {
+		t.Fatalf("next = %d %q", rc, path)
+	}
+	if rc := tWait(ts.h, 0); rc != eDeadlk {
+		t.Errorf("wait on the thread holding an exchange = %d, want EDEADLK", rc)
+	}
+	if n := tWriteString(w, "held reply\n"); n != 11 {
+		t.Errorf("write = %d", n)
+	}
+	if rc := tShutdown(ts.h, 100); rc != eOK {
+		t.Fatal(rc)
+	}
+	onOtherThread := func(f func() int) int {
+		c := make(chan int)
+		go func() { c <- f() }() // this goroutine cannot run on the locked thread
+		return <-c
+	}
+	if rc := onOtherThread(func() int { return tWait(ts.h, 400) }); rc != eTimedOut {
+		t.Errorf("wait while an exchange is held = %d, want ETIMEDOUT", rc)
+	}
+	if rc := onOtherThread(func() int { return tFree(ts.h) }); rc != eBusy {
+		t.Errorf("free while an exchange is held = %d, want EBUSY", rc)
+	}
+	if s := tStats(); s.LiveArenas != 1 || s.LiveHandles != 1 {
+		t.Errorf("held exchange was released under the host: %+v", s)
+	}
+	if rc := tDone(w); rc != eOK {
+		t.Errorf("done = %d", rc)
+	}
+	if rc := tDone(w); rc != eStale {
+		t.Errorf("second done = %d, want ESTALE", rc)
+	}
+	if rc := tWait(ts.h, 5000); rc != eOK {
+		t.Errorf("wait after done (marker cleared on this thread) = %d", rc)
+	}
+	<-got // forced close after 100ms: the client may or may not get the reply
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime/cgo"
 	"strings"
 	"sync"
@@ -48,9 +49,9 @@ type server struct {
 
 	mu            sync.Mutex
 	state         serverState
-	active        int  // ServeHTTP calls past enterHandler
-	serveReturned bool // Serve goroutine finished
-	closeDone     bool // Shutdown (and Close if needed) finished
+	active        int           // ServeHTTP calls past enterHandler
+	serveReturned bool          // Serve goroutine finished
+	closeDone     bool          // Shutdown (and Close if needed) finished
 	closing       chan struct{} // closed when shutdown begins (or at free)
 	stopped       chan struct{} // closed when state becomes stopped
 }
@@ -112,6 +113,8 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	return 0
 }
 
+var registeredAt = regexp.MustCompile(` \(registered at [^)]*\)`)
+
 // addRoute registers h for pattern. ServeMux reports bad and conflicting
 // patterns by panicking; that panic is expected input validation here, so
 // it is turned into EPATTERN / EEXIST (not counted as a recovered panic).
@@ -123,7 +126,9 @@ func (s *server) addRoute(pattern string, h http.Handler) (code int) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			msg := fmt.Sprint(r)
+			// Go names the Go source line that registered each pattern;
+			// for a C caller that is noise (always this file), so drop it.
+			msg := registeredAt.ReplaceAllString(fmt.Sprint(r), "")
 			if strings.Contains(msg, "conflicts with pattern") {
 				code = fail(codeExist, "%s", msg)
 			} else {

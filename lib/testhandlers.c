@@ -352,6 +352,27 @@ void gohttp__test_twowrites(gohttp_handle w, const gohttp_request *req, void *ud
     putf(w, "first=%lld\n", (long long)first);
 }
 
+// Firehose: write until the client goes away; the code that ended it is
+// kept for the test.
+static int64_t firehose_rc = 1;
+
+void gohttp__test_firehose(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    static char chunk[65536];
+    int64_t rc = 0;
+    __atomic_store_n(&firehose_rc, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 16384 && rc >= 0; i++)
+        rc = gohttp_write(w, chunk, sizeof chunk);
+    __atomic_store_n(&firehose_rc, rc, __ATOMIC_SEQ_CST);
+}
+
+int64_t gohttp__test_firehose_rc(void)
+{
+    return __atomic_load_n(&firehose_rc, __ATOMIC_SEQ_CST);
+}
+
 void gohttp__test_seed_hello(ResponseWriterPtr w, Request *req)
 {
     char buf[512];

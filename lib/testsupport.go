@@ -33,6 +33,7 @@ const (
 	thFlush
 	thAbort
 	thTwoWrites
+	thFirehose
 )
 
 func (h testHandler) c() C.gohttp_handler {
@@ -61,6 +62,8 @@ func (h testHandler) c() C.gohttp_handler {
 		return C.gohttp_handler(C.gohttp__test_abort)
 	case thTwoWrites:
 		return C.gohttp_handler(C.gohttp__test_twowrites)
+	case thFirehose:
+		return C.gohttp_handler(C.gohttp__test_firehose)
 	}
 	panic("unknown test handler")
 }
@@ -192,6 +195,26 @@ func tNext(s uint64, ms int64) int {
 	return int(C.gohttp_next(C.gohttp_server(s), C.int64_t(ms), &ex))
 }
 
+// tNextEx takes an exchange on the calling thread; the caller should hold
+// runtime.LockOSThread so gohttp_done runs on the same thread.
+func tNextEx(s uint64, ms int64) (rc int, w uint64, path string) {
+	var ex C.gohttp_exchange
+	rc = int(C.gohttp_next(C.gohttp_server(s), C.int64_t(ms), &ex))
+	if rc == 0 {
+		w = uint64(ex.w)
+		path = C.GoStringN(ex.req.path, C.int(ex.req.path_len))
+	}
+	return rc, w, path
+}
+
+func tDone(w uint64) int { return int(C.gohttp_done(C.gohttp_handle(w))) }
+
+func tWriteString(w uint64, s string) int64 {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	return int64(C.gohttp_write(C.gohttp_handle(w), unsafe.Pointer(cs), C.int64_t(len(s))))
+}
+
 type tCounters struct {
 	LiveHandles, LiveServers, LiveArenas, ArenaBytes int64
 	RequestsServed, StaleRejections, PanicsRecovered int64
@@ -244,7 +267,9 @@ type tPullResult struct {
 	Served, Closed, OtherErrors, StaleAfterDone, Deadlk, DoubleDone int64
 }
 
-func tPullStart(s uint64, n int) int { return int(C.gohttp__test_pull_start(C.gohttp_server(s), C.int(n))) }
+func tPullStart(s uint64, n int) int {
+	return int(C.gohttp__test_pull_start(C.gohttp_server(s), C.int(n)))
+}
 
 func tPullJoin() tPullResult {
 	var r C.gohttp_test_pull_result
@@ -252,6 +277,8 @@ func tPullJoin() tPullResult {
 	return tPullResult{int64(r.served), int64(r.closed), int64(r.other_errors), int64(r.stale_after_done),
 		int64(r.deadlk), int64(r.double_done)}
 }
+
+func tFirehoseRC() int64 { return int64(C.gohttp__test_firehose_rc()) }
 
 func tArmPanic() { testPanicArmed.Store(true) }
 

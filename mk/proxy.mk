@@ -21,6 +21,8 @@
 #                              (exit 0 = clean; 1 = wrong payload/leak;
 #                              a TSan flavor build exits 66 on a report)
 #   PROXY_STRESS_SECONDS       duration used by proxy-test / proxy-stress
+# Runs are prefixed with $(SAN_RUN) (mk/flavors.mk: setarch -R in the tsan
+# flavor; on this host's kernel gcc 12's TSan also runs without it).
 # Check forks one child per test (CK_FORK); under valgrind run the Check
 # binaries with CK_FORK=no or --trace-children=yes.
 
@@ -36,11 +38,14 @@ PROXY_TESTS := $(PROXY_CHECK) $(PROXY_CHECK_NARROW)
 PROXY_STRESS_SECONDS ?= 2
 
 PROXY_TEST_SRC := proxy/tests/check_proxy.c
+# The Check builds route the table's allocations through the suite's fault
+# injector (proxy.c: GOHTTP_PROXY_CALLOC); the library and stress use calloc.
+PROXY_FAULT_CFLAGS := -DGOHTTP_PROXY_CALLOC=proxy_test_calloc
 PROXY_STRESS_SRC := proxy/tests/stress_proxy.c
 PROXY_DEPS := $(PROXY_SRC) $(PROXY_HDR) proxy/tests/churn.h mk/proxy.mk
 # Deferred (=) so a fresh machine runs bootstrap (which installs check and
 # pkg-config) before these are evaluated.
-PROXY_CHECK_CFLAGS = $(shell pkg-config --cflags check)
+PROXY_CHECK_CFLAGS = $(shell pkg-config --cflags check) $(PROXY_FAULT_CFLAGS)
 PROXY_CHECK_LIBS = $(shell pkg-config --libs check)
 
 .PHONY: proxy-test proxy-stress proxy-selftest
@@ -49,14 +54,14 @@ test: proxy-test
 
 proxy-test: $(PROXY_TESTS) $(PROXY_STRESS)
 	@echo "== proxy: Check suite, $$(basename $(PROXY_CHECK)) (32-bit generations)"
-	$(PROXY_CHECK)
+	$(SAN_RUN) $(PROXY_CHECK)
 	@echo "== proxy: Check suite, $$(basename $(PROXY_CHECK_NARROW)) ($(PROXY_NARROW_GEN_BITS)-bit generations)"
-	$(PROXY_CHECK_NARROW)
+	$(SAN_RUN) $(PROXY_CHECK_NARROW)
 	@echo "== proxy: stress, $(PROXY_STRESS_SECONDS)s"
-	$(PROXY_STRESS) $(PROXY_STRESS_SECONDS)
+	$(SAN_RUN) $(PROXY_STRESS) $(PROXY_STRESS_SECONDS)
 
 proxy-stress: $(PROXY_STRESS)
-	$(PROXY_STRESS) $(PROXY_STRESS_SECONDS)
+	$(SAN_RUN) $(PROXY_STRESS) $(PROXY_STRESS_SECONDS)
 
 $(PROXY_CHECK): $(PROXY_TEST_SRC) $(PROXY_DEPS) | bootstrap
 	@mkdir -p $(@D)

@@ -74,6 +74,15 @@
 #error "GOHTTP_PROXY_PAGE0_BITS must be between 0 and 20"
 #endif
 
+/* The allocator for the table and its pages. The Check build points it at
+ * a fault-injecting wrapper to prove that every allocation failure leaves
+ * the table consistent and leak-free; everything else uses calloc. */
+#ifdef GOHTTP_PROXY_CALLOC
+void *GOHTTP_PROXY_CALLOC(size_t n, size_t size);
+#else
+#define GOHTTP_PROXY_CALLOC calloc
+#endif
+
 #define PROXY_GEN_MAX ((uint32_t)((((uint64_t)1) << GOHTTP_PROXY_GEN_BITS) - 1))
 #define PROXY_GEN_FIRST ((uint32_t)1)
 /* index + 1 must fit the low word, so the last index is UINT32_MAX - 1. */
@@ -86,11 +95,11 @@
 _Static_assert(PROXY_PAGE0 * ((((uint64_t)1) << PROXY_NPAGES) - 1) >= PROXY_MAX_SLOTS,
                "the page directory must cover every index");
 
-enum slot_state {
-    SLOT_FREE = 0, /* on the free list, or created and never handed out */
-    SLOT_LIVE,     /* handed out by ref; deref and free accept it */
-    SLOT_FREEING,  /* free is waiting for the use-references to drain */
-    SLOT_RETIRED,  /* generation exhausted; never handed out again */
+enum proxy_slot_state {
+    PROXY_SLOT_FREE = 0, /* on the free list, or created and never handed out */
+    PROXY_SLOT_LIVE,     /* handed out by ref; deref and free accept it */
+    PROXY_SLOT_FREEING,  /* free is waiting for the use-references to drain */
+    PROXY_SLOT_RETIRED,  /* generation exhausted; never handed out again */
 };
 
 struct proxy_slot {
@@ -98,7 +107,7 @@ struct proxy_slot {
     uint64_t uses;      /* in-flight use-references (64 bits: cannot wrap) */
     uint32_t gen;       /* generation of the current or next handle */
     uint32_t next_free; /* index + 1 of the next FIFO entry, 0 at the tail */
-    uint8_t state;      /* enum slot_state */
+    uint8_t state;      /* enum proxy_slot_state */
 };
 
 struct gohttp_proxy {
@@ -116,7 +125,7 @@ struct gohttp_proxy {
 /* Which page holds index i, and where in it. Page k starts at
  * PROXY_PAGE0 * (2^k - 1); adding PROXY_PAGE0 turns that into a power of
  * two, so the page is the position of the top bit. */
-static void slot_place(uint32_t i, unsigned *page, uint64_t *offset)
+static void proxy_slot_place(uint32_t i, unsigned *page, uint64_t *offset)
 {
     uint64_t j = (uint64_t)i + PROXY_PAGE0;
     unsigned top = 63u - (unsigned)__builtin_clzll(j);
@@ -126,45 +135,45 @@ static void slot_place(uint32_t i, unsigned *page, uint64_t *offset)
 
 /* The slot at index i, which must be below p->created (so its page exists).
  * Caller holds p->mu. */
-static struct proxy_slot *slot_at(gohttp_proxy *p, uint32_t i)
+static struct proxy_slot *proxy_slot_at(gohttp_proxy *p, uint32_t i)
 {
     unsigned page;
     uint64_t offset;
-    slot_place(i, &page, &offset);
+    proxy_slot_place(i, &page, &offset);
     return &p->pages[page][offset];
 }
 
 /* Pack and unpack handles. */
-static uint64_t handle_make(uint32_t index, uint32_t gen)
+static uint64_t proxy_handle_make(uint32_t index, uint32_t gen)
 {
     return ((uint64_t)gen << 32) | ((uint64_t)index + 1);
 }
 
 /* The slot h names if h's index is one this table created, else NULL.
  * Does not look at generation or state. Caller holds p->mu. */
-static struct proxy_slot *slot_of_handle(gohttp_proxy *p, uint64_t h)
+static struct proxy_slot *proxy_slot_of_handle(gohttp_proxy *p, uint64_t h)
 {
     uint32_t index1 = (uint32_t)(h & 0xffffffffu);
     if (index1 == 0 || index1 > p->created)
         return NULL;
-    return slot_at(p, index1 - 1);
+    return proxy_slot_at(p, index1 - 1);
 }
 
-static uint32_t handle_gen(uint64_t h)
+static uint32_t proxy_handle_gen(uint64_t h)
 {
     return (uint32_t)(h >> 32);
 }
 
 /* Whether h's generation is the slot's current one. The one place the
  * generation is compared for deref, so the planted bug is one line. */
-static bool gen_matches_for_deref(const struct proxy_slot *s, uint64_t h)
+static bool proxy_gen_matches_for_deref(const struct proxy_slot *s, uint64_t h)
 {
 #ifdef GOHTTP_PLANT_SKIP_GENERATION
     (void)s;
     (void)h;
     return true; /* PLANTED BUG: a stale handle resolves to the slot's new payload */
 #else
-    return s->gen == handle_gen(h);
+    return s->gen == proxy_handle_gen(h);
 #endif
 }
 
@@ -173,7 +182,7 @@ static bool gen_matches_for_deref(const struct proxy_slot *s, uint64_t h)
 gohttp_proxy *gohttp_proxy_new(uint32_t max_slots)
 {
     /* Owner: the caller; freed in gohttp_proxy_destroy. */
-    gohttp_proxy *p = calloc(1, sizeof *p);
+    gohttp_proxy *p = GOHTTP_PROXY_CALLOC(1, sizeof *p);
     if (p == NULL)
         return NULL;
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -196,7 +205,7 @@ void gohttp_proxy_destroy(gohttp_proxy *p)
     if (p == NULL)
         return;
     for (unsigned k = 0; k < PROXY_NPAGES; k++)
-        free(p->pages[k]); /* made in slot_create */
+        free(p->pages[k]); /* made in proxy_slot_create */
     pthread_cond_destroy(&p->drained);
     pthread_mutex_destroy(&p->mu);
     free(p); /* made in gohttp_proxy_new */
@@ -205,12 +214,12 @@ void gohttp_proxy_destroy(gohttp_proxy *p)
 /* Take the oldest slot off the free list, or NULL if it is empty. Caller
  * holds p->mu. Oldest-first spreads generation bumps evenly over the slots
  * and maximises the time a stale handle's slot stays unused. */
-static struct proxy_slot *free_list_pop(gohttp_proxy *p, uint32_t *index)
+static struct proxy_slot *proxy_free_list_pop(gohttp_proxy *p, uint32_t *index)
 {
     if (p->free_head == 0)
         return NULL;
     uint32_t i = p->free_head - 1;
-    struct proxy_slot *s = slot_at(p, i);
+    struct proxy_slot *s = proxy_slot_at(p, i);
     p->free_head = s->next_free;
     if (p->free_head == 0)
         p->free_tail = 0;
@@ -221,27 +230,27 @@ static struct proxy_slot *free_list_pop(gohttp_proxy *p, uint32_t *index)
 
 /* Append slot i (state FREE) at the newest end of the free list. Caller
  * holds p->mu. */
-static void free_list_push(gohttp_proxy *p, uint32_t i, struct proxy_slot *s)
+static void proxy_free_list_push(gohttp_proxy *p, uint32_t i, struct proxy_slot *s)
 {
     s->next_free = 0;
     if (p->free_tail == 0)
         p->free_head = i + 1;
     else
-        slot_at(p, p->free_tail - 1)->next_free = i + 1;
+        proxy_slot_at(p, p->free_tail - 1)->next_free = i + 1;
     p->free_tail = i + 1;
 }
 
 /* Create the next never-used slot, allocating its page if this is the
  * page's first slot. NULL when the table is at max_slots or the page
  * allocation fails (the table is unchanged then). Caller holds p->mu. */
-static struct proxy_slot *slot_create(gohttp_proxy *p, uint32_t *index)
+static struct proxy_slot *proxy_slot_create(gohttp_proxy *p, uint32_t *index)
 {
     if (p->created >= p->max_slots)
         return NULL;
     uint32_t i = p->created;
     unsigned page;
     uint64_t offset;
-    slot_place(i, &page, &offset);
+    proxy_slot_place(i, &page, &offset);
     if (p->pages[page] == NULL) {
         /* Only allocate what max_slots can ever use of this page. */
         uint64_t page_len = PROXY_PAGE0 << page;
@@ -252,13 +261,13 @@ static struct proxy_slot *slot_create(gohttp_proxy *p, uint32_t *index)
             return NULL;
         /* Owner: the table; freed in gohttp_proxy_destroy, never before,
          * so a slot pointer stays valid for the table's whole life. */
-        p->pages[page] = calloc((size_t)page_len, sizeof(struct proxy_slot));
+        p->pages[page] = GOHTTP_PROXY_CALLOC((size_t)page_len, sizeof(struct proxy_slot));
         if (p->pages[page] == NULL)
             return NULL;
     }
     struct proxy_slot *s = &p->pages[page][offset];
     s->gen = PROXY_GEN_FIRST;
-    s->state = SLOT_FREE;
+    s->state = PROXY_SLOT_FREE;
     p->created = i + 1;
     *index = i;
     return s;
@@ -272,16 +281,16 @@ uint64_t gohttp_proxy_ref(gohttp_proxy *p, uintptr_t payload)
         return 0;
     pthread_mutex_lock(&p->mu);
     uint32_t i;
-    struct proxy_slot *s = free_list_pop(p, &i);
+    struct proxy_slot *s = proxy_free_list_pop(p, &i);
     if (s == NULL)
-        s = slot_create(p, &i);
+        s = proxy_slot_create(p, &i);
     uint64_t h = 0;
     if (s != NULL) {
         s->payload = payload;
         s->uses = 0;
-        s->state = SLOT_LIVE;
+        s->state = PROXY_SLOT_LIVE;
         p->live++;
-        h = handle_make(i, s->gen);
+        h = proxy_handle_make(i, s->gen);
     }
     pthread_mutex_unlock(&p->mu);
     return h;
@@ -296,8 +305,8 @@ int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload)
         return GOHTTP_PROXY_EINVAL;
     int rc = GOHTTP_PROXY_ESTALE;
     pthread_mutex_lock(&p->mu);
-    struct proxy_slot *s = slot_of_handle(p, h);
-    if (s != NULL && s->state == SLOT_LIVE && gen_matches_for_deref(s, h)) {
+    struct proxy_slot *s = proxy_slot_of_handle(p, h);
+    if (s != NULL && s->state == PROXY_SLOT_LIVE && proxy_gen_matches_for_deref(s, h)) {
         s->uses++;
         *payload = s->payload;
         rc = 0;
@@ -316,9 +325,9 @@ void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
     if (p == NULL)
         return;
     pthread_mutex_lock(&p->mu);
-    struct proxy_slot *s = slot_of_handle(p, h);
-    bool matches = s != NULL && (s->state == SLOT_LIVE || s->state == SLOT_FREEING) &&
-                   s->gen == handle_gen(h) && s->uses > 0;
+    struct proxy_slot *s = proxy_slot_of_handle(p, h);
+    bool matches = s != NULL && (s->state == PROXY_SLOT_LIVE || s->state == PROXY_SLOT_FREEING) &&
+                   s->gen == proxy_handle_gen(h) && s->uses > 0;
     if (!matches) {
         p->bad_releases++;
 #ifdef GOHTTP_PROXY_DEBUG
@@ -336,7 +345,7 @@ void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
 #else
     s->uses--;
 #endif
-    if (s->uses == 0 && s->state == SLOT_FREEING)
+    if (s->uses == 0 && s->state == PROXY_SLOT_FREEING)
         pthread_cond_broadcast(&p->drained);
     pthread_mutex_unlock(&p->mu);
 }
@@ -349,12 +358,12 @@ int gohttp_proxy_free(gohttp_proxy *p, uint64_t h, uintptr_t *payload)
     if (p == NULL)
         return GOHTTP_PROXY_EINVAL;
     pthread_mutex_lock(&p->mu);
-    struct proxy_slot *s = slot_of_handle(p, h);
-    if (s == NULL || s->state != SLOT_LIVE || s->gen != handle_gen(h)) {
+    struct proxy_slot *s = proxy_slot_of_handle(p, h);
+    if (s == NULL || s->state != PROXY_SLOT_LIVE || s->gen != proxy_handle_gen(h)) {
         pthread_mutex_unlock(&p->mu);
         return GOHTTP_PROXY_ESTALE;
     }
-    s->state = SLOT_FREEING;
+    s->state = PROXY_SLOT_FREEING;
     /* s stays valid across the wait: pages never move or go away. Only this
      * call moves the slot out of FREEING, so the state cannot change under
      * us; the loop guards against spurious and foreign wake-ups. */
@@ -367,11 +376,11 @@ int gohttp_proxy_free(gohttp_proxy *p, uint64_t h, uintptr_t *payload)
     uint32_t index = (uint32_t)(h & 0xffffffffu) - 1;
     if (s->gen >= PROXY_GEN_MAX) {
         /* The next generation would wrap to one already handed out. */
-        s->state = SLOT_RETIRED;
+        s->state = PROXY_SLOT_RETIRED;
     } else {
         s->gen++;
-        s->state = SLOT_FREE;
-        free_list_push(p, index, s);
+        s->state = PROXY_SLOT_FREE;
+        proxy_free_list_push(p, index, s);
     }
     pthread_mutex_unlock(&p->mu);
     return 0;

@@ -58,8 +58,11 @@ uint64_t gohttp_proxy_ref(gohttp_proxy *p, uintptr_t payload);
  * GOHTTP_PROXY_ESTALE and leaves *payload untouched. */
 int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload);
 
-/* Give back one use-reference taken by a successful deref of h. Releasing
- * without a matching deref is ignored (and asserted in debug builds). */
+/* Give back one use-reference taken by a successful deref of h. h still
+ * matches while a free of it waits for its uses. Releasing without a
+ * matching deref (a 0, forged or stale handle, or one release too many) is
+ * ignored and counted, never applied to another handle's uses; a build with
+ * -DGOHTTP_PROXY_DEBUG aborts on it instead. */
 void gohttp_proxy_release(gohttp_proxy *p, uint64_t h);
 
 /* Free h: new derefs fail at once, then wait until every in-flight

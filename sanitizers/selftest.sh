@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sanitizers/selftest.sh - prove that one checker reports one planted bug.
 #
-#   selftest.sh NAME 'REGEX' 'BUILD-COMMAND' 'RUN-COMMAND'
+#   selftest.sh NAME 'REGEX' 'BUILD-COMMAND' 'RUN-COMMAND' ['ALSO-REGEX'...]
 #
 # BUILD-COMMAND builds the planted variant and must SUCCEED (a planted
 # build that does not compile proves nothing). RUN-COMMAND runs the checker
@@ -9,6 +9,8 @@
 # bug was reported by the tool that claims to find it. A run that passes,
 # or fails without the expected report (a crash, a timeout, another
 # error), means the checker did not catch it, and this script exits 1.
+# Each ALSO-REGEX must match the output too (e.g. the planted function in
+# the report's stack, so another finding cannot pass for the planted one).
 #
 # Logs: build/selftest/NAME.build.log and build/selftest/NAME.log. The last
 # line printed is machine-readable for sanitizers/audit.sh:
@@ -16,6 +18,7 @@
 set -uo pipefail
 
 name=$1 regex=$2 build_cmd=$3 run_cmd=$4
+shift 4
 dir=build/selftest
 mkdir -p "$dir"
 blog=$dir/$name.build.log
@@ -41,5 +44,12 @@ if ! match=$(grep -m1 -E -- "$regex" "$log"); then
     echo "selftest $name: NOT CAUGHT (exit $rc but no report matching /$regex/; ${secs}s; see $log)"
     exit 1
 fi
+for also in "$@"; do
+    if ! grep -q -E -- "$also" "$log"; then
+        tail -n 40 "$log"
+        echo "selftest $name: NOT CAUGHT (a report, but none matching /$also/; ${secs}s; see $log)"
+        exit 1
+    fi
+done
 count=$(grep -c -E -- "$regex" "$log")
 echo "selftest $name: caught (exit $rc, $count x '$(echo "$match" | sed 's/^[= 0-9]*//' | cut -c1-90)', ${secs}s)"

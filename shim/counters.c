@@ -13,9 +13,6 @@ static int64_t requests_served;
 static int64_t stale_rejections;
 static int64_t panics_recovered;
 
-/* Arena tallies live in arena.c next to the allocation they count. */
-int64_t gohttp__arena_live(void);
-int64_t gohttp__arena_bytes(void);
 
 void gohttp__count_server(int64_t delta)
 {

@@ -13,7 +13,9 @@
  *    arbitrary bytes, so an embedded NUL is detected and rejected instead of
  *    silently truncating. A NULL pointer with a non-zero length, or a
  *    negative length, is GOHTTP_EINVAL. Patterns and addresses are
- *    NUL-terminated.
+ *    NUL-terminated. Length limits (longer is GOHTTP_EINVAL): patterns and
+ *    path-value names 4096 bytes, addresses 1024 bytes, a header name or
+ *    value the server's max_header_bytes each.
  *  - Ownership: the library never keeps a pointer the caller passed in; it
  *    copies what it needs before returning. Pointers the library hands OUT
  *    (the request view, gohttp_last_error, gohttp_strerror) are owned by the
@@ -69,8 +71,10 @@ typedef enum gohttp_error {
 const char *gohttp_strerror(int code);
 
 /* Detail of the last failed call made by the calling thread, or "" if none.
- * Owned by the library (thread-local buffer); valid until the calling
- * thread's next gohttp_* call. */
+ * Like errno, a successful call does not clear it: read it right after a
+ * call returned an error. At most 511 bytes (longer details are
+ * truncated). Owned by the library (thread-local buffer); valid until the
+ * calling thread's next gohttp_* call. */
 const char *gohttp_last_error(void);
 
 /* ------------------------------------------------------------------ */
@@ -134,14 +138,17 @@ int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 
 /* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").
  * Only before start. Invalid pattern: GOHTTP_EPATTERN; one that conflicts
- * with an existing route: GOHTTP_EEXIST. userdata is passed to fn as is;
- * the caller keeps it alive until gohttp_wait has returned 0. */
+ * with an existing route: GOHTTP_EEXIST (Go's message, naming both
+ * patterns, is the last error). After start: GOHTTP_ESTATE. userdata is
+ * passed to fn as is; the caller keeps it alive until gohttp_wait has
+ * returned 0 (a rejected route keeps no reference to it). */
 int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
                  void *userdata);
 
 /* Start serving in the background on addr ("127.0.0.1:0", ":8080").
  * Returns the bound TCP port (> 0), or GOHTTP_EBIND with the OS reason in
- * gohttp_last_error(). Port 0 picks a free port. */
+ * gohttp_last_error(). Port 0 picks a free port. A server starts once:
+ * starting it again, or after gohttp_shutdown, is GOHTTP_ESTATE. */
 int gohttp_start(gohttp_server s, const char *addr);
 
 /* gohttp_start, then block until the server has fully stopped after a
@@ -150,18 +157,25 @@ int gohttp_listen_and_serve(gohttp_server s, const char *addr);
 
 /* Begin a graceful shutdown and return at once: the listener closes now,
  * idle connections close, in-flight handlers get timeout_ms to finish,
- * then remaining connections are closed. Safe from any thread, including
- * from inside one of this server's handlers (never deadlocks). Calling it
- * again is harmless. */
+ * then remaining connections are closed (the handlers themselves still run
+ * to completion; gohttp_wait waits for them). timeout_ms -1 lets handlers
+ * run as long as they need; other negative values are GOHTTP_EINVAL. Safe
+ * from any thread, including from inside one of this server's handlers
+ * (never deadlocks). Calling it again is harmless. On a server that was
+ * never started it just marks it stopped. */
 int gohttp_shutdown(gohttp_server s, int64_t timeout_ms);
 
 /* Block until the server has stopped and every handler has returned, or
- * timeout_ms passes (GOHTTP_ETIMEDOUT; -1 waits forever). Called from inside
- * one of the server's own handlers it returns GOHTTP_EDEADLK. */
+ * timeout_ms passes (GOHTTP_ETIMEDOUT; -1 waits forever, 0 polls). Called
+ * from inside one of the server's own handlers, or by a thread holding one
+ * of its pulled exchanges, it returns GOHTTP_EDEADLK. A server that was
+ * never started nor shut down: GOHTTP_ESTATE. */
 int gohttp_wait(gohttp_server s, int64_t timeout_ms);
 
 /* Free a server that was never started or has stopped (gohttp_wait
- * returned 0); GOHTTP_EBUSY while it runs. The handle is stale afterwards. */
+ * returned 0); GOHTTP_EBUSY while it runs (including while a handler that
+ * outlived the shutdown timeout still runs). The handle is stale
+ * afterwards: a second free is GOHTTP_ESTALE. */
 int gohttp_free(gohttp_server s);
 
 /* ------------------------------------------------------------------ */
@@ -169,7 +183,9 @@ int gohttp_free(gohttp_server s);
 /* ------------------------------------------------------------------ */
 
 /* Send the status line and headers. status must be in 100..999. A second
- * call, or one after the body started, is GOHTTP_ESTATE. */
+ * call, or one after the body started, is GOHTTP_ESTATE. 1xx statuses other
+ * than 101 are informational (e.g. 103 Early Hints): they are sent at once
+ * and the final status is still to come. */
 int gohttp_write_header(gohttp_handle w, int status);
 
 /* Set (replace), add, or delete a response header. name must be an HTTP
@@ -182,7 +198,8 @@ int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
 int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
 
 /* Write len bytes of body (status 200 is sent first if none was). Returns
- * len, or a negative code (GOHTTP_EIO when the client went away). */
+ * len, or a negative code (GOHTTP_EIO when the client went away,
+ * GOHTTP_ESTATE when the status sent allows no body, e.g. 204 or 304). */
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
 
 /* Send buffered body bytes to the client now (chunked encoding when no
@@ -201,7 +218,9 @@ int gohttp_abort(gohttp_handle w);
 /* Read up to cap bytes of the request body into buf. Returns the count,
  * 0 at end of body, GOHTTP_ETOOLARGE once the body exceeds max_body_bytes
  * (the response becomes 413 if nothing was written), GOHTTP_EIO if the
- * client went away. */
+ * client went away. At most 1 GiB is read per call; cap 0 returns 0. For
+ * HTTP/1.x read the body before writing the response (net/http may close
+ * the body once the response started). */
 int64_t gohttp_read_body(gohttp_handle w, void *buf, int64_t cap);
 
 /* Copy the value of path wildcard name ("id" in "/items/{id}") into buf
@@ -229,11 +248,15 @@ int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata);
 
 /* Take the next queued exchange, waiting up to timeout_ms (-1 forever).
  * Returns 0 and fills *out, GOHTTP_ETIMEDOUT, or GOHTTP_ECLOSED once the
- * server is shutting down. The taker must call gohttp_done(out->w). */
+ * server is shutting down (requests not yet taken then get 503). The taker
+ * must call gohttp_done(out->w); until then the request's handler slot
+ * stays taken and the server cannot finish stopping. */
 int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
 
 /* Finish a pulled exchange: the response is completed and w becomes
- * stale. */
+ * stale. Returns once w is stale and the request view is freed. A second
+ * done is GOHTTP_ESTALE; done on a push handler's w is GOHTTP_ESTATE (push
+ * handlers finish by returning). */
 int gohttp_done(gohttp_handle w);
 
 /* ------------------------------------------------------------------ */
@@ -241,7 +264,7 @@ int gohttp_done(gohttp_handle w);
 /* ------------------------------------------------------------------ */
 
 typedef struct gohttp_counters {
-    int64_t live_handles;      /* response handles not yet freed          */
+    int64_t live_handles;      /* response (exchange) handles not yet freed */
     int64_t live_servers;      /* servers not yet gohttp_free'd           */
     int64_t live_arenas;       /* request arenas not yet freed            */
     int64_t arena_bytes;       /* bytes held by live arenas               */

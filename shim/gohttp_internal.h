@@ -15,6 +15,11 @@
 #include "gohttplib.h"
 #include "proxy.h"
 
+/* Internal functions are linked into libgohttp but not exported from it:
+ * hidden visibility keeps them out of the .so's dynamic symbol table, so no
+ * program can come to depend on them. */
+#define GOHTTP_INTERNAL __attribute__((visibility("hidden")))
+
 /* cgo cannot spell "const T *" in a Go signature. An //export whose C
  * prototype in gohttp.h takes a const pointer declares its Go parameter
  * with one of these typedefs, so the prototype cgo generates is identical
@@ -29,45 +34,45 @@ typedef const gohttp_options gohttp__coptions;
 /* The process-wide server and exchange tables, created on first use and
  * never destroyed (the library cannot be unloaded safely: it contains the Go
  * runtime). NULL only if the first creation ran out of memory. */
-gohttp_proxy *gohttp__servers(void);
-gohttp_proxy *gohttp__exchanges(void);
+GOHTTP_INTERNAL gohttp_proxy *gohttp__servers(void);
+GOHTTP_INTERNAL gohttp_proxy *gohttp__exchanges(void);
 
 /* gohttp_proxy_deref that also does the bookkeeping every export needs on a
  * bad handle: counts the rejection in stale_rejections and sets the
  * thread's last error. Returns 0 or GOHTTP_ESTALE. */
-int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload);
+GOHTTP_INTERNAL int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload);
 
 /* ---- trampolines (dispatch.c) ------------------------------------------ */
 
 /* Call a gohttp_handler / seed FuncPtr (cgo cannot call C function pointers).
  * While fn runs, the calling thread's "current server" is server, so
  * gohttp_wait on that server from inside fn can answer GOHTTP_EDEADLK. */
-void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
+GOHTTP_INTERNAL void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
                           const gohttp_request *req, void *userdata,
                           uint64_t server);
-void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
+GOHTTP_INTERNAL void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
                        uint64_t server);
 
 /* Pull mode: gohttp_next records on the calling thread that it holds an
  * exchange of server; gohttp_done clears it (only if it still names that
  * server). 1 if the calling thread is inside a handler of server or holds
  * one of its pulled exchanges. */
-void gohttp__set_pull_server(uint64_t server);
-void gohttp__clear_pull_server(uint64_t server);
-int gohttp__thread_serves(uint64_t server);
+GOHTTP_INTERNAL void gohttp__set_pull_server(uint64_t server);
+GOHTTP_INTERNAL void gohttp__clear_pull_server(uint64_t server);
+GOHTTP_INTERNAL int gohttp__thread_serves(uint64_t server);
 
 /* ---- errors (errors.c) -------------------------------------------------- */
 
 /* Copy msg[0..len) into the calling thread's last-error buffer, truncated
  * to fit and NUL-terminated. msg need not be NUL-terminated (Go strings). */
-void gohttp__set_last_error(const char *msg, size_t len);
+GOHTTP_INTERNAL void gohttp__set_last_error(const char *msg, size_t len);
 
 /* ---- counters (counters.c) ---------------------------------------------- */
 
-void gohttp__count_server(int64_t delta);
-void gohttp__count_served(void);
-void gohttp__count_stale(void);
-void gohttp__count_panic(void);
+GOHTTP_INTERNAL void gohttp__count_server(int64_t delta);
+GOHTTP_INTERNAL void gohttp__count_served(void);
+GOHTTP_INTERNAL void gohttp__count_stale(void);
+GOHTTP_INTERNAL void gohttp__count_panic(void);
 
 /* ---- the request arena (arena.c) ---------------------------------------- */
 
@@ -75,13 +80,17 @@ void gohttp__count_panic(void);
  * size usable bytes, 16-byte aligned, or NULL when out of memory. Counted in
  * live_arenas / arena_bytes until gohttp__arena_free. Owner: the Go request
  * goroutine that made it (lib/dispatch.go), which frees it in a defer. */
-void *gohttp__arena_new(size_t size);
+GOHTTP_INTERNAL void *gohttp__arena_new(size_t size);
+
+/* Tallies for gohttp_stats: arenas not yet freed and their usable bytes. */
+GOHTTP_INTERNAL int64_t gohttp__arena_live(void);
+GOHTTP_INTERNAL int64_t gohttp__arena_bytes(void);
 
 /* Free an arena from gohttp__arena_new. NULL is ignored. */
-void gohttp__arena_free(void *arena);
+GOHTTP_INTERNAL void gohttp__arena_free(void *arena);
 
 /* Header slot the planted cgocheck2 bug writes a Go pointer into (build tag
  * plant_cgoptr); otherwise always NULL and unused. */
-void **gohttp__arena_owner_slot(void *arena);
+GOHTTP_INTERNAL void **gohttp__arena_owner_slot(void *arena);
 
 #endif /* GOHTTP_INTERNAL_H */

@@ -5,7 +5,9 @@
  * with a narrow generation field (-DGOHTTP_PROXY_GEN_BITS=2) so the
  * retirement-at-wrap test runs in a handful of iterations. The tests only
  * learn the width through TEST_GEN_MAX below; everything else is the
- * public contract.
+ * public contract. Both builds also pass
+ * -DGOHTTP_PROXY_CALLOC=proxy_test_calloc, which routes the table's
+ * allocations through the fault injector defined here.
  *
  * Every test ends with the table's live count at 0 (assert_drained).
  */
@@ -554,6 +556,82 @@ START_TEST(test_retire_at_generation_wrap)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Allocation failure (fault injection)                                 */
+/* ------------------------------------------------------------------ */
+
+#ifdef GOHTTP_PROXY_CALLOC
+/* The table's allocator in this build (see GOHTTP_PROXY_CALLOC in proxy.c):
+ * once armed, the fault_at-th allocation fails. Atomics because the thread
+ * tests allocate pages from several threads (unarmed there). */
+static _Atomic long fault_at;    /* 0: never fail */
+static _Atomic long alloc_calls; /* allocations since arming */
+
+void *GOHTTP_PROXY_CALLOC(size_t n, size_t size);
+void *GOHTTP_PROXY_CALLOC(size_t n, size_t size)
+{
+    long call = atomic_fetch_add(&alloc_calls, 1) + 1;
+    if (atomic_load(&fault_at) == call)
+        return NULL;
+    return calloc(n, size);
+}
+
+static void fault_arm(long at)
+{
+    atomic_store(&alloc_calls, 0);
+    atomic_store(&fault_at, at);
+}
+
+/* Fail each allocation in turn (the table, then each page) while filling a
+ * 200-slot table (pages of 64, 128 and 8 slots): the failing call reports
+ * NULL or 0, nothing leaks (ASan/valgrind runs), the table is unchanged by
+ * the failed ref, and the very next ref succeeds at the same index. */
+START_TEST(test_alloc_failure_at_every_allocation)
+{
+    enum { N = 200 };
+    long points = 0;
+    for (long k = 1;; k++) {
+        fault_arm(k);
+        gohttp_proxy *p = gohttp_proxy_new(N);
+        if (p == NULL) {
+            ck_assert_int_eq(k, 1); /* only the first allocation is the table */
+            points++;
+            continue;
+        }
+        uint64_t hs[N];
+        int failed_refs = 0;
+        for (uint32_t i = 0; i < N; i++) {
+            hs[i] = gohttp_proxy_ref(p, (uintptr_t)(i + 7));
+            if (hs[i] == 0) {
+                failed_refs++;
+                ck_assert_uint_eq(gohttp_proxy_live(p), i);
+                hs[i] = gohttp_proxy_ref(p, (uintptr_t)(i + 7)); /* fault is spent */
+            }
+            ck_assert_uint_ne(hs[i], 0);
+            ck_assert_uint_eq(LOW32(hs[i]), i + 1);
+        }
+        ck_assert_uint_eq(gohttp_proxy_ref(p, 0), 0); /* full */
+        for (uint32_t i = 0; i < N; i++) {
+            uintptr_t pl = 0;
+            ck_assert_int_eq(gohttp_proxy_free(p, hs[i], &pl), 0);
+            ck_assert_uint_eq(pl, (uintptr_t)(i + 7));
+        }
+        long calls = atomic_load(&alloc_calls);
+        assert_drained(p);
+        if (calls < k) {
+            /* The run made fewer than k allocations: every point is done. */
+            ck_assert_int_eq(failed_refs, 0);
+            break;
+        }
+        ck_assert_int_eq(failed_refs, 1);
+        points++;
+    }
+    fault_arm(0);
+    ck_assert_int_eq(points, 4); /* the table and its three pages */
+}
+END_TEST
+#endif /* GOHTTP_PROXY_CALLOC */
+
+/* ------------------------------------------------------------------ */
 /* Threads                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -725,11 +803,17 @@ static Suite *proxy_suite(void)
     tcase_set_timeout(cap, 30);
     suite_add_tcase(s, cap);
 
+#ifdef GOHTTP_PROXY_CALLOC
+    TCase *fault = tcase_create("alloc-failure");
+    tcase_add_test(fault, test_alloc_failure_at_every_allocation);
+    suite_add_tcase(s, fault);
+#endif
+
     TCase *thr = tcase_create("threads");
     tcase_add_test(thr, test_free_waits_for_release);
     tcase_add_test(thr, test_many_waiting_frees);
     tcase_add_test(thr, test_concurrent_churn);
-    tcase_set_timeout(thr, 60);
+    tcase_set_timeout(thr, 30);
     suite_add_tcase(s, thr);
     return s;
 }

@@ -120,6 +120,10 @@ static void churn_deref(struct churn_thread *t, _Atomic uint64_t *cell)
     uint64_t h = atomic_load_explicit(cell, memory_order_acquire);
     if (h == 0)
         return;
+    /* Sometimes let the handle age between load and deref, so the deref
+     * often meets a free in progress or done (the stale path). */
+    if ((churn_rand(t) & 7) == 0)
+        sched_yield();
     uintptr_t pl = 0;
     if (gohttp_proxy_deref(t->sh->proxy, h, &pl) != 0) {
         t->stale_derefs++; /* freed meanwhile: fine */

@@ -96,6 +96,17 @@ class Headers(Mapping):
         return "Headers(%r)" % (self._pairs,)
 
 
+def _copy_headers(h, count):
+    # (name, value) str pairs out of the C header array (caller holds the
+    # Request lock and has checked liveness).
+    pairs = []
+    for i in range(count):
+        e = h[i]
+        pairs.append((_unpack(e.name, e.name_len).decode("latin-1"),
+                      _unpack(e.value, e.value_len).decode("latin-1")))
+    return pairs
+
+
 class Request:
     """The request being handled.  Attributes are str and copied from the
     C view on first access (lazily: see python/README.md for the
@@ -150,11 +161,7 @@ class Request:
                 n = r.content_length
                 value = n if n >= 0 else -1
             elif key == "headers":
-                h = r.headers
-                value = Headers(
-                    (_unpack(h[i].name, h[i].name_len).decode("latin-1"),
-                     _unpack(h[i].value, h[i].value_len).decode("latin-1"))
-                    for i in range(r.header_count))
+                value = Headers(_copy_headers(r.headers, r.header_count))
             else:  # pragma: no cover - programming error
                 raise AttributeError(key)
             self._cache[key] = value

@@ -35,7 +35,7 @@ logger = logging.getLogger("gohttp")
 PUSH = "push"
 PULL = "pull"
 # Chosen by benchmark and by the exit-safety constraints: see README.md.
-DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PULL)
+DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PUSH)
 DEFAULT_THREADS = 16
 DEFAULT_DRAIN_TIMEOUT = 10.0
 # How long a pull worker waits in gohttp_next before looking at its stop

@@ -58,6 +58,7 @@ struct run {
     struct timespec deadline;
 };
 
+/* Has CLOCK_MONOTONIC reached *deadline? */
 static int past(const struct timespec *deadline)
 {
     struct timespec now;
@@ -186,6 +187,7 @@ static int phase_gohttp(long total, int conns, int budget_s)
 
 static char seed_addr[64];
 
+/* Thread body: the seed's blocking ListenAndServe on seed_addr. */
 static void *seed_serve(void *arg)
 {
     (void)arg;
@@ -226,6 +228,7 @@ static int phase_seed(long total, int conns, int budget_s)
     return check_counters("gohttplib.h") || failed;
 }
 
+/* Parse -n/-c/-t, run both phases; exit 0 only if both passed. */
 int main(int argc, char **argv)
 {
     long total = 100000;

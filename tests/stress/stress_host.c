@@ -744,6 +744,7 @@ static int dechunk(const char *p, size_t len, struct response *r)
         off += sz + 2;
     }
     r->body_len = out;
+    r->body[out] = '\0'; /* the body checks use string functions */
     return 0;
 }
 
@@ -805,6 +806,7 @@ static int read_response(int fd, struct response *r)
     if (r->body == NULL)
         return -1;
     memcpy(r->body, b, blen);
+    r->body[blen] = '\0';
     r->body_len = blen;
     return 0;
 }
