@@ -33,8 +33,6 @@ type pullOffer struct {
 	userdata unsafe.Pointer
 }
 
-var exchangeTable = C.gohttp__exchanges()
-
 // ServeHTTP runs one request through the C side. All cleanup happens
 // inside serve; only then, if the handler called gohttp_abort, the
 // ErrAbortHandler panic tells net/http to drop the connection.
@@ -89,7 +87,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	// Owner of gh: this goroutine; deleted in the cleanup below, after the
 	// C handle that carries it is freed.
 	gh := cgo.NewHandle(ex)
-	h := C.gohttp_proxy_ref(exchangeTable, C.uintptr_t(gh))
+	h := C.gohttp__exchange_ref(C.uintptr_t(gh))
 	ran := false
 	if rt.pull {
 		ex.done = make(chan struct{})
@@ -100,7 +98,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 		// running on other threads, and makes every copy stale), then
 		// nothing in C can reach ex or the arena any more.
 		if h != 0 {
-			C.gohttp_proxy_free(exchangeTable, h, nil)
+			C.gohttp__exchange_free(h)
 		}
 		ex.mu.Lock()
 		ex.finished = true

@@ -43,10 +43,10 @@ type exchange struct {
 // handle never reaches fn: GOHTTP_ESTALE (counted, last error set).
 func withExchange(w C.gohttp_handle, fn func(ex *exchange) int64) int64 {
 	var p C.uintptr_t
-	if C.gohttp__deref(exchangeTable, C.uint64_t(w), &p) != 0 {
+	if C.gohttp__exchange_deref(C.uint64_t(w), &p) != 0 {
 		return int64(codeStale)
 	}
-	defer C.gohttp_proxy_release(exchangeTable, C.uint64_t(w))
+	defer C.gohttp__exchange_release(C.uint64_t(w))
 	testPanicPoint()
 	ex, ok := cgo.Handle(p).Value().(*exchange)
 	if !ok {
@@ -57,6 +57,9 @@ func withExchange(w C.gohttp_handle, fn func(ex *exchange) int64) int64 {
 	return fn(ex)
 }
 
+// gohttp_write_header: contract in gohttp.h. Serialized with every other
+// call on the exchange by ex.mu (withExchange).
+//
 //export gohttp_write_header
 func gohttp_write_header(w C.gohttp_handle, status C.int) (rc C.int) {
 	defer recoverInto(&rc)
@@ -108,6 +111,9 @@ func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_
 	return n, v, codeOK
 }
 
+// gohttp_set_header: contract in gohttp.h. Name and value are copied
+// before return; validation in headerArgs.
+//
 //export gohttp_set_header
 func gohttp_set_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
@@ -120,6 +126,9 @@ func gohttp_set_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_
 	}))
 }
 
+// gohttp_add_header: contract in gohttp.h; as gohttp_set_header but adds a
+// value instead of replacing.
+//
 //export gohttp_add_header
 func gohttp_add_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
@@ -132,6 +141,8 @@ func gohttp_add_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_
 	}))
 }
 
+// gohttp_del_header: contract in gohttp.h.
+//
 //export gohttp_del_header
 func gohttp_del_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
@@ -148,6 +159,8 @@ func gohttp_del_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_
 	}))
 }
 
+// gohttp_write: contract in gohttp.h. buf is only read during the call.
+//
 //export gohttp_write
 func gohttp_write(w C.gohttp_handle, buf *C.gohttp__cvoid, n C.int64_t) (rc C.int64_t) {
 	defer recoverInto(&rc)
@@ -180,6 +193,9 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 	return int64(m)
 }
 
+// gohttp_flush: contract in gohttp.h. Uses http.ResponseController so a
+// wrapped ResponseWriter still flushes.
+//
 //export gohttp_flush
 func gohttp_flush(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
@@ -193,6 +209,9 @@ func gohttp_flush(w C.gohttp_handle) (rc C.int) {
 	}))
 }
 
+// gohttp_abort: contract in gohttp.h. Only marks the exchange; route.serve
+// panics with http.ErrAbortHandler after its cleanup.
+//
 //export gohttp_abort
 func gohttp_abort(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
@@ -202,6 +221,9 @@ func gohttp_abort(w C.gohttp_handle) (rc C.int) {
 	}))
 }
 
+// gohttp_read_body: contract in gohttp.h. buf is only written during the
+// call.
+//
 //export gohttp_read_body
 func gohttp_read_body(w C.gohttp_handle, buf unsafe.Pointer, capacity C.int64_t) (rc C.int64_t) {
 	defer recoverInto(&rc)
@@ -250,6 +272,8 @@ func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
 	}
 }
 
+// gohttp_path_value: contract in gohttp.h (snprintf semantics).
+//
 //export gohttp_path_value
 func gohttp_path_value(w C.gohttp_handle, name *C.gohttp__cchar, buf *C.char, capacity C.int64_t) (rc C.int64_t) {
 	defer recoverInto(&rc)

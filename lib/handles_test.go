@@ -84,14 +84,49 @@ func TestStaleHandleAfterReturn(t *testing.T) {
 func TestForgedZeroAndFreedHandles(t *testing.T) {
 	ts := newServer(t, nil)
 	ts.route("/stash", thStash, -1)
+	ts.route("/block", thBlock, -1)
 	ts.start()
 	ts.get("/stash")
 	freed := tStashed()
 	for _, h := range []uint64{0, 1, 0xffffffffffffffff, 0xdeadbeefcafebabe, 1 << 32, (1 << 32) | 1, freed, freed + 1<<32, freed ^ 1} {
 		expectAllStale(t, "forged/freed", h)
 	}
-	// A server handle is not an exchange handle and vice versa.
+	// A server handle is never an exchange handle and vice versa, even
+	// when both tables hold a live object at the same slot (the first
+	// server and the first exchange would otherwise share one number).
+	tBlockReset()
+	var wg sync.WaitGroup
+	var blockedBody string
+	wg.Add(1)
+	go func() { defer wg.Done(); _, blockedBody = ts.get("/block") }()
+	waitFor(t, 5*time.Second, "blocked handler", func() bool { return tBlockEntered() == 1 })
+	live := tBlockHandle()
+	// The mechanism: server handles carry a type tag bit that exchange
+	// handles never have (shim/dispatch.c), so equal raw table numbers
+	// can never be confused.
+	const serverTag = 1 << 31
+	if ts.h&serverTag == 0 || live&serverTag != 0 {
+		t.Errorf("type tags: server %#x, exchange %#x", ts.h, live)
+	}
 	expectAllStale(t, "server-as-exchange", ts.h)
+	// Same slot as a live exchange, other generations: the generation
+	// check alone must reject them (GOHTTP_PLANT_SKIP_GENERATION fails here).
+	expectAllStale(t, "live slot, next generation", live+1<<32)
+	expectAllStale(t, "live slot, previous generation", live-1<<32)
+	other, rc, _ := tServerNew(nil)
+	if rc != eOK {
+		t.Fatal(rc)
+	}
+	expectAllStale(t, "other-server-as-exchange", other)
+	expectAllServerStale(t, "exchange-as-server", live)
+	if rc := tFree(other); rc != eOK {
+		t.Errorf("free = %d", rc)
+	}
+	tBlockRelease()
+	wg.Wait()
+	if blockedBody != "unblocked\n" {
+		t.Errorf("live response reached through a server handle: %q", blockedBody)
+	}
 	for _, s := range []uint64{0, 1, 0xffffffffffffffff, 0xdeadbeefcafebabe, freed} {
 		expectAllServerStale(t, "forged", s)
 	}

@@ -11,6 +11,9 @@ import (
 	"time"
 )
 
+// gohttp_next: contract in gohttp.h. Marks the calling thread as holding an
+// exchange of s, so gohttp_wait on it from this thread is EDEADLK.
+//
 //export gohttp_next
 func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange) (rc C.int) {
 	defer recoverInto(&rc)
@@ -62,17 +65,20 @@ func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 	}
 }
 
+// gohttp_done: contract in gohttp.h. Returns after the request goroutine
+// freed the handle and the arena.
+//
 //export gohttp_done
 func gohttp_done(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
 	var p C.uintptr_t
-	if C.gohttp__deref(exchangeTable, C.uint64_t(w), &p) != 0 {
+	if C.gohttp__exchange_deref(C.uint64_t(w), &p) != 0 {
 		return C.int(codeStale)
 	}
 	ex, ok := cgo.Handle(p).Value().(*exchange)
 	// Give the use-reference back before signalling: the request goroutine
 	// frees the handle, which waits for every use-reference, ours included.
-	C.gohttp_proxy_release(exchangeTable, C.uint64_t(w))
+	C.gohttp__exchange_release(C.uint64_t(w))
 	if !ok {
 		panic("gohttp: exchange table payload is not an exchange")
 	}

@@ -47,6 +47,9 @@ func seedDefaultLocked() (*server, int) {
 	return lookupServer(seedServer)
 }
 
+// HandleFunc: the seed API (gohttplib.h) on the default server. Errors go
+// to the last error and stderr.
+//
 //export HandleFunc
 func HandleFunc(pattern *C.char, fn *C.FuncPtr) {
 	defer recoverVoid()
@@ -69,6 +72,9 @@ func HandleFunc(pattern *C.char, fn *C.FuncPtr) {
 	seedReport("HandleFunc", code)
 }
 
+// ListenAndServe: the seed API (gohttplib.h). Blocks until Shutdown, then
+// releases the default server.
+//
 //export ListenAndServe
 func ListenAndServe(addr *C.char) {
 	defer recoverVoid()
@@ -81,29 +87,42 @@ func ListenAndServe(addr *C.char) {
 		return
 	}
 	a, code := cStringArg("addr", addr, maxAddrLen)
-	if code == codeOK {
-		if port := s.start(a); port < 0 {
-			code = port
-		} else {
-			code = s.wait(0, true)
+	if code != codeOK {
+		seedReport("ListenAndServe", code)
+		return
+	}
+	if port := s.start(a); port < 0 {
+		seedReport("ListenAndServe", port)
+		s.mu.Lock()
+		running := s.state == stateRunning || s.state == stateStopping
+		s.mu.Unlock()
+		if running {
+			return // another ListenAndServe owns the default server
 		}
+		// Bind failure (or Shutdown came first): the routes go with the
+		// server, as they went with the seed's process exit.
+	} else {
+		seedReport("ListenAndServe", s.wait(0, true))
 	}
-	seedReport("ListenAndServe", code)
-	if code == codeDeadlk {
-		return // called from one of its own handlers: leave the server be
-	}
-	// Release the default server (a later HandleFunc starts afresh). If
-	// start failed, the routes go with it, as the seed's process exit did.
+	seedRelease(h, s)
+}
+
+// seedRelease frees the default server h once it is not running, so a
+// later HandleFunc starts a fresh one.
+func seedRelease(h C.gohttp_server, s *server) {
 	seedMu.Lock()
 	if seedServer == h {
 		seedServer = 0
 	}
 	seedMu.Unlock()
-	s.beginShutdown(0)
+	s.beginShutdown(0) // a never-started server becomes stopped at once
 	<-s.stopped
 	seedReport("ListenAndServe", int(gohttp_free(h)))
 }
 
+// Shutdown: the seed API (gohttplib.h). Non-blocking graceful shutdown of
+// the default server; safe from inside a handler.
+//
 //export Shutdown
 func Shutdown() {
 	defer recoverVoid()
@@ -120,6 +139,9 @@ func Shutdown() {
 	seedReport("Shutdown", code)
 }
 
+// ResponseWriter_Write: the seed API (gohttplib.h); gohttp_write with an
+// int length.
+//
 //export ResponseWriter_Write
 func ResponseWriter_Write(w C.ResponseWriterPtr, buf *C.char, n C.int) (rc C.int) {
 	defer recoverInto(&rc)
@@ -128,6 +150,9 @@ func ResponseWriter_Write(w C.ResponseWriterPtr, buf *C.char, n C.int) (rc C.int
 	}))
 }
 
+// ResponseWriter_WriteHeader: the seed API (gohttplib.h); errors go to the
+// last error and stderr.
+//
 //export ResponseWriter_WriteHeader
 func ResponseWriter_WriteHeader(w C.ResponseWriterPtr, code C.int) {
 	defer recoverVoid()

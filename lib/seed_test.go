@@ -54,6 +54,11 @@ func TestSeedAPI(t *testing.T) {
 	if body := readAll(resp); resp.StatusCode != 202 || body != fmt.Sprintf("GET /hello?x=1 %s\n", addr) {
 		t.Errorf("seed hello = %d %q", resp.StatusCode, body)
 	}
+	// A second ListenAndServe while the first serves returns at once and
+	// leaves the running server alone.
+	if msg := tSeedListenAndServe(freeAddr(t)); !strings.Contains(msg, "already started") {
+		t.Errorf("second ListenAndServe: last error %q", msg)
+	}
 	req, _ := http.NewRequest("POST", base+"/echo", strings.NewReader("seed body"))
 	req.Header.Set("X-Seed", "yes")
 	resp, err = http.DefaultClient.Do(req)

@@ -56,18 +56,16 @@ type server struct {
 	stopped       chan struct{} // closed when state becomes stopped
 }
 
-var serverTable = C.gohttp__servers()
-
 // lookupServer resolves a server handle to its object. The use-reference is
 // given back at once: the Go object stays alive by its own reference, and
 // no export blocks while holding a server use-reference, so gohttp_free
 // never waits on a long gohttp_wait or gohttp_next.
 func lookupServer(h C.gohttp_server) (*server, int) {
 	var p C.uintptr_t
-	if C.gohttp__deref(serverTable, C.uint64_t(h), &p) != 0 {
+	if C.gohttp__server_deref(C.uint64_t(h), &p) != 0 {
 		return nil, codeStale
 	}
-	defer C.gohttp_proxy_release(serverTable, C.uint64_t(h))
+	defer C.gohttp__server_release(C.uint64_t(h))
 	s, ok := cgo.Handle(p).Value().(*server)
 	if !ok {
 		panic("gohttp: server table payload is not a server")
@@ -75,6 +73,9 @@ func lookupServer(h C.gohttp_server) (*server, int) {
 	return s, codeOK
 }
 
+// gohttp_server_new: contract in gohttp.h. The C table gets a cgo.Handle
+// token of the server, never its address.
+//
 //export gohttp_server_new
 func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	defer recoverInto(&rc)
@@ -102,7 +103,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	}
 	// Owner of gh: the server table entry; deleted in gohttp_free.
 	gh := cgo.NewHandle(s)
-	h := C.gohttp_proxy_ref(serverTable, C.uintptr_t(gh))
+	h := C.gohttp__server_ref(C.uintptr_t(gh))
 	if h == 0 {
 		gh.Delete()
 		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
@@ -140,6 +141,9 @@ func (s *server) addRoute(pattern string, h http.Handler) (code int) {
 	return codeOK
 }
 
+// gohttp_route: contract in gohttp.h. pattern is copied; userdata is kept
+// as an opaque C pointer.
+//
 //export gohttp_route
 func gohttp_route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_handler, userdata unsafe.Pointer) (rc C.int) {
 	defer recoverInto(&rc)
@@ -157,6 +161,8 @@ func gohttp_route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_hand
 	return C.int(s.addRoute(pat, &route{srv: s, fn: fn, userdata: userdata}))
 }
 
+// gohttp_route_queue: contract in gohttp.h (pull mode).
+//
 //export gohttp_route_queue
 func gohttp_route_queue(sh C.gohttp_server, pattern *C.gohttp__cchar, userdata unsafe.Pointer) (rc C.int) {
 	defer recoverInto(&rc)
@@ -201,6 +207,8 @@ func (s *server) serve(ln net.Listener) {
 	s.mu.Unlock()
 }
 
+// gohttp_start: contract in gohttp.h. Binds before returning.
+//
 //export gohttp_start
 func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	defer recoverInto(&rc)
@@ -215,6 +223,8 @@ func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	return C.int(s.start(a))
 }
 
+// gohttp_listen_and_serve: contract in gohttp.h: start, then wait forever.
+//
 //export gohttp_listen_and_serve
 func gohttp_listen_and_serve(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	defer recoverInto(&rc)
@@ -285,6 +295,8 @@ func (s *server) checkStoppedLocked() {
 	}
 }
 
+// gohttp_shutdown: contract in gohttp.h. Never blocks (beginShutdownMode).
+//
 //export gohttp_shutdown
 func gohttp_shutdown(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
@@ -332,6 +344,8 @@ func (s *server) wait(d time.Duration, forever bool) int {
 	}
 }
 
+// gohttp_wait: contract in gohttp.h.
+//
 //export gohttp_wait
 func gohttp_wait(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
@@ -346,11 +360,14 @@ func gohttp_wait(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	return C.int(s.wait(d, forever))
 }
 
+// gohttp_free: contract in gohttp.h. The state is checked and set to freed
+// under s.mu before the handle is freed, so a racing start cannot revive it.
+//
 //export gohttp_free
 func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	defer recoverInto(&rc)
 	var p C.uintptr_t
-	if C.gohttp__deref(serverTable, C.uint64_t(sh), &p) != 0 {
+	if C.gohttp__server_deref(C.uint64_t(sh), &p) != 0 {
 		return C.int(codeStale)
 	}
 	gh := cgo.Handle(p)
@@ -359,12 +376,12 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	switch s.state {
 	case stateRunning, stateStopping:
 		s.mu.Unlock()
-		C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
+		C.gohttp__server_release(C.uint64_t(sh))
 		return C.int(fail(codeBusy, "gohttp_free: server is running; shutdown and wait first"))
 	case stateFreed:
 		// Lost a race with another gohttp_free of the same handle.
 		s.mu.Unlock()
-		C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
+		C.gohttp__server_release(C.uint64_t(sh))
 		C.gohttp__count_stale()
 		return C.int(fail(codeStale, "gohttp_free: server already freed"))
 	case stateNew:
@@ -374,8 +391,8 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	}
 	s.state = stateFreed
 	s.mu.Unlock()
-	C.gohttp_proxy_release(serverTable, C.uint64_t(sh))
-	C.gohttp_proxy_free(serverTable, C.uint64_t(sh), nil)
+	C.gohttp__server_release(C.uint64_t(sh))
+	C.gohttp__server_free(C.uint64_t(sh))
 	gh.Delete()
 	C.gohttp__count_server(-1)
 	return 0

@@ -193,6 +193,7 @@ static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t block_cv = PTHREAD_COND_INITIALIZER;
 static int block_entered;
 static unsigned block_generation;
+static gohttp_handle block_last; /* handle of the latest blocked request */
 
 void gohttp__test_block(gohttp_handle w, const gohttp_request *req, void *ud)
 {
@@ -200,11 +201,20 @@ void gohttp__test_block(gohttp_handle w, const gohttp_request *req, void *ud)
     (void)ud;
     pthread_mutex_lock(&block_mu);
     block_entered++;
+    block_last = w;
     unsigned gen = block_generation;
     while (block_generation == gen)
         pthread_cond_wait(&block_cv, &block_mu);
     pthread_mutex_unlock(&block_mu);
     put(w, "unblocked\n");
+}
+
+gohttp_handle gohttp__test_block_handle(void)
+{
+    pthread_mutex_lock(&block_mu);
+    gohttp_handle w = block_last;
+    pthread_mutex_unlock(&block_mu);
+    return w;
 }
 
 int gohttp__test_block_entered(void)

@@ -48,6 +48,7 @@ GOHTTP_TEST_API int64_t gohttp__test_late_write(void);
 
 /* The block handler: how many entered so far, and release all waiting. */
 GOHTTP_TEST_API int gohttp__test_block_entered(void);
+GOHTTP_TEST_API gohttp_handle gohttp__test_block_handle(void);
 GOHTTP_TEST_API void gohttp__test_block_release(void);
 GOHTTP_TEST_API void gohttp__test_block_reset(void);
 

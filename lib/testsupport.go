@@ -239,9 +239,10 @@ func tStashed() uint64 { return uint64(C.gohttp__test_stashed()) }
 
 func tLateWrite() int64 { return int64(C.gohttp__test_late_write()) }
 
-func tBlockEntered() int { return int(C.gohttp__test_block_entered()) }
-func tBlockRelease()     { C.gohttp__test_block_release() }
-func tBlockReset()       { C.gohttp__test_block_reset() }
+func tBlockEntered() int   { return int(C.gohttp__test_block_entered()) }
+func tBlockRelease()       { C.gohttp__test_block_release() }
+func tBlockHandle() uint64 { return uint64(C.gohttp__test_block_handle()) }
+func tBlockReset()         { C.gohttp__test_block_reset() }
 
 func tExchangeCalls(w uint64) []int64 {
 	var rcs [C.GOHTTP_TEST_EXCHANGE_CALLS]C.int64_t

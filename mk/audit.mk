@@ -69,8 +69,8 @@ STRESS_ENV := STRESS_RSS_GROWTH_MB=0 STRESS_THREADS=4 STRESS_BIG_MAX=65536 \
               STRESS_TIMEOUT_S=600
 endif
 ifeq ($(FLAVOR),cgocheck)
-STRESS_C_SCALE := 0.5
-STRESS_PY_SCALE := 0.4
+STRESS_C_SCALE := 1
+STRESS_PY_SCALE := 1
 endif
 # $(call stress_scale,FLAVOR_DEFAULT) = default * STRESS_SCALE.
 stress_scale = $(shell awk 'BEGIN{print $(1) * $(STRESS_SCALE)}')

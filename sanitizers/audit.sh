@@ -40,7 +40,8 @@ rows=(
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
     "selftest|arena leak -> valgrind|selftest-arena-leak-valgrind"
-    "selftest|proxy unlocked update -> TSan|selftest-proxy-unlocked-tsan"
+    "selftest|proxy unlocked update -> TSan (proxy churn)|selftest-proxy-unlocked-tsan"
+    "selftest|proxy unlocked update -> TSan (C host, real library)|selftest-proxy-unlocked-tsan-host"
     "selftest|generation check skipped -> stale-handle tests|selftest-skip-generation-stress"
     "selftest|Go data race -> race detector|selftest-gorace-race"
     "selftest|Go pointer in C memory -> cgocheck2|selftest-cgoptr-cgocheck"
@@ -118,7 +119,7 @@ total=$(($(date +%s) - total_start))
 } >"$report"
 
 echo
-sed -n '/^| flavor/,/^Total/p' "$report"
+sed -n '/^| flavor/,/^must be caught/p' "$report"
 echo "report: $report"
 if [ "$failed" -ne 0 ]; then
     echo "audit: FAILED"

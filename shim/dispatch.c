@@ -18,6 +18,16 @@
 #define GOHTTP_MAX_SERVERS 4096u
 #define GOHTTP_MAX_EXCHANGES (1u << 20)
 
+/* Servers and exchanges live in two tables, and each table numbers its
+ * handles the same way: the first server and the first exchange would both
+ * be 0x100000001, so a server handle passed as a response handle would
+ * reach a live response. Server handles therefore carry a type tag, bit 31
+ * (the top bit of the proxy's index field, which neither table can reach
+ * with the bounds above): a handle with the tag is never an exchange, one
+ * without it is never a server. A raw handle that already has the bit set
+ * (a proxy layout change) is refused at creation, never mis-tagged. */
+#define SERVER_TAG ((uint64_t)1 << 31)
+
 static gohttp_proxy *servers;
 static gohttp_proxy *exchanges;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
@@ -30,7 +40,7 @@ static void tables_init(void)
     exchanges = gohttp_proxy_new(GOHTTP_MAX_EXCHANGES);
 }
 
-gohttp_proxy *gohttp__servers(void)
+static gohttp_proxy *server_table(void)
 {
     pthread_once(&tables_once, tables_init);
     return servers;
@@ -42,14 +52,78 @@ gohttp_proxy *gohttp__exchanges(void)
     return exchanges;
 }
 
-int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload)
+static int stale(void)
 {
     static const char msg[] = "stale, freed, forged or 0 handle";
-    if (table != NULL && gohttp_proxy_deref(table, h, payload) == 0)
-        return GOHTTP_OK;
     gohttp__count_stale();
     gohttp__set_last_error(msg, sizeof msg - 1);
     return GOHTTP_ESTALE;
+}
+
+uint64_t gohttp__server_ref(uintptr_t payload)
+{
+    gohttp_proxy *t = server_table();
+    uint64_t raw = gohttp_proxy_ref(t, payload);
+    if (raw == 0)
+        return 0;
+    if (raw & SERVER_TAG) {
+        gohttp_proxy_free(t, raw, NULL);
+        return 0;
+    }
+    return raw | SERVER_TAG;
+}
+
+int gohttp__server_deref(uint64_t h, uintptr_t *payload)
+{
+    gohttp_proxy *t = server_table();
+    if (t == NULL || !(h & SERVER_TAG) || gohttp_proxy_deref(t, h & ~SERVER_TAG, payload) != 0)
+        return stale();
+    return GOHTTP_OK;
+}
+
+void gohttp__server_release(uint64_t h)
+{
+    gohttp_proxy_release(server_table(), h & ~SERVER_TAG);
+}
+
+int gohttp__server_free(uint64_t h)
+{
+    gohttp_proxy *t = server_table();
+    if (t == NULL || !(h & SERVER_TAG) || gohttp_proxy_free(t, h & ~SERVER_TAG, NULL) != 0)
+        return stale();
+    return GOHTTP_OK;
+}
+
+uint64_t gohttp__exchange_ref(uintptr_t payload)
+{
+    gohttp_proxy *t = gohttp__exchanges();
+    uint64_t h = gohttp_proxy_ref(t, payload);
+    if (h & SERVER_TAG) {
+        gohttp_proxy_free(t, h, NULL);
+        return 0;
+    }
+    return h;
+}
+
+int gohttp__exchange_deref(uint64_t h, uintptr_t *payload)
+{
+    gohttp_proxy *t = gohttp__exchanges();
+    if (t == NULL || (h & SERVER_TAG) || gohttp_proxy_deref(t, h, payload) != 0)
+        return stale();
+    return GOHTTP_OK;
+}
+
+void gohttp__exchange_release(uint64_t h)
+{
+    gohttp_proxy_release(gohttp__exchanges(), h);
+}
+
+int gohttp__exchange_free(uint64_t h)
+{
+    gohttp_proxy *t = gohttp__exchanges();
+    if (t == NULL || (h & SERVER_TAG) || gohttp_proxy_free(t, h, NULL) != 0)
+        return stale();
+    return GOHTTP_OK;
 }
 
 /* The server whose handler this thread is running (push), and the server

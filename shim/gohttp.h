@@ -132,7 +132,8 @@ typedef struct gohttp_options {
 void gohttp_options_init(gohttp_options *opts);
 
 /* Create a server. opts may be NULL (defaults); zero fields take their
- * default; negative fields are GOHTTP_EINVAL. On success stores the handle
+ * default; negative fields are GOHTTP_EINVAL, and so are max_handlers above
+ * 65536 and max_header_bytes above 1 GiB (the last error names the field). On success stores the handle
  * in *out. The caller owns the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 

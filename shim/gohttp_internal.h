@@ -29,18 +29,28 @@ typedef const char gohttp__cchar;
 typedef const void gohttp__cvoid;
 typedef const gohttp_options gohttp__coptions;
 
-/* ---- handle tables (dispatch.c) ---------------------------------------- */
+/* ---- handles (dispatch.c) ------------------------------------------------ */
 
-/* The process-wide server and exchange tables, created on first use and
- * never destroyed (the library cannot be unloaded safely: it contains the Go
- * runtime). NULL only if the first creation ran out of memory. */
-GOHTTP_INTERNAL gohttp_proxy *gohttp__servers(void);
+/* The process-wide exchange table (for gohttp_stats' live_handles),
+ * created on first use and never destroyed (the library cannot be unloaded
+ * safely: it contains the Go runtime). NULL only if creation ran out of
+ * memory. */
 GOHTTP_INTERNAL gohttp_proxy *gohttp__exchanges(void);
 
-/* gohttp_proxy_deref that also does the bookkeeping every export needs on a
- * bad handle: counts the rejection in stale_rejections and sets the
- * thread's last error. Returns 0 or GOHTTP_ESTALE. */
-GOHTTP_INTERNAL int gohttp__deref(gohttp_proxy *table, uint64_t h, uintptr_t *payload);
+/* Typed wrappers over the two proxy tables. Server handles carry a type tag
+ * so a server handle is never accepted as an exchange handle or the other
+ * way round (see dispatch.c). ref: the handle, or 0 when the table is full
+ * or out of memory. deref: 0 and a use-reference, or GOHTTP_ESTALE after
+ * counting the rejection in stale_rejections and setting the thread's last
+ * error. free: waits for in-flight uses; 0 or GOHTTP_ESTALE (counted). */
+GOHTTP_INTERNAL uint64_t gohttp__server_ref(uintptr_t payload);
+GOHTTP_INTERNAL int gohttp__server_deref(uint64_t h, uintptr_t *payload);
+GOHTTP_INTERNAL void gohttp__server_release(uint64_t h);
+GOHTTP_INTERNAL int gohttp__server_free(uint64_t h);
+GOHTTP_INTERNAL uint64_t gohttp__exchange_ref(uintptr_t payload);
+GOHTTP_INTERNAL int gohttp__exchange_deref(uint64_t h, uintptr_t *payload);
+GOHTTP_INTERNAL void gohttp__exchange_release(uint64_t h);
+GOHTTP_INTERNAL int gohttp__exchange_free(uint64_t h);
 
 /* ---- trampolines (dispatch.c) ------------------------------------------ */
 

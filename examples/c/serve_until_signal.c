@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 /* The self-pipe: written by the handler, read by serve_until_signal. */
 static int wake_pipe[2] = { -1, -1 };
-/* Which signal arrived, for the log line; written only by the handler. */
+/* Which signal arrived (0: none yet); written only by the handler. */
 static volatile sig_atomic_t caught_signal;
 
 /* Runs on whatever thread the kernel picked, possibly a Go thread: only
@@ -71,15 +72,18 @@ int report_counters(const char *label)
 
 int serve_until_signal(gohttp_server s, int64_t shutdown_timeout_ms)
 {
-    char byte;
-    for (;;) {
-        ssize_t n = read(wake_pipe[0], &byte, 1);
-        if (n == 1)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        perror("read");
-        return 1;
+    /* poll with a timeout rather than a bare blocking read: under TSan a
+     * signal is queued until its thread passes an interceptor that may
+     * deliver it, and a read that SA_RESTART restarts never does; poll
+     * returning every 200 ms lets TSan run the handler. Elsewhere the
+     * handler runs at once and the pipe wakes poll immediately. */
+    while (!caught_signal) {
+        struct pollfd pfd = { .fd = wake_pipe[0], .events = POLLIN };
+        int n = poll(&pfd, 1, 200);
+        if (n < 0 && errno != EINTR) {
+            perror("poll");
+            return 1;
+        }
     }
     printf("signal %d: shutting down\n", (int)caught_signal);
     int failed = 0;

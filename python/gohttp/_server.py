@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 
 from ._errors import (ClientDisconnectedError, GohttpError,
                       RequestTooLargeError, ServerBusyError, check)
@@ -151,14 +152,19 @@ def gohttp_py_handler(w, req, userdata):
 # handles stay alive while Go may still call them; the exit hook drains them.
 _live_servers = set()
 _live_lock = threading.Lock()
+# Every server ever made (weakly), so the exit hook can also free servers
+# that were created but never started (e.g. routes registered, run() never
+# called): otherwise their C side would outlive the interpreter.
+_all_servers = weakref.WeakSet()
 
 
 class Server:
     """One gohttp server: routes, then start(), then shutdown()/wait() or
     close().  Usable as a context manager (close on exit).
 
-    dispatch      'pull' (Python worker threads) or 'push' (Go threads call
-                  in); default from GOHTTP_DISPATCH, else 'pull'.
+    dispatch      'push' (Go threads call in through the C gate) or 'pull'
+                  (Python worker threads); default from GOHTTP_DISPATCH,
+                  else 'push' (chosen by benchmark: python/README.md).
     threads       pull mode: number of Python worker threads (default 16).
     max_handlers  handlers running at once (the library's dispatch slots;
                   default 64, and at least ``threads`` in pull mode).
@@ -211,6 +217,7 @@ class Server:
         self._freed = False
         self.port = None
         self._lock = threading.Lock()
+        _all_servers.add(self)
 
     # -- routes ---------------------------------------------------------
 
@@ -458,7 +465,7 @@ def run(host="127.0.0.1", port=5000, *, server=None,
                 signal.signal(sig, handler)
             previous = {}
             raise
-        logger.info("gohttp serving on http://%s:%d/ (%s dispatch)", host,
+        logger.info("serving on http://%s:%d/ (%s dispatch)", host,
                     bound, srv.dispatch)
         if got:
             srv.shutdown(drain_timeout)
@@ -506,6 +513,12 @@ def _at_exit():
     for srv in servers:
         try:
             if srv._stopped:
+                srv._free()
+        except Exception:
+            pass
+    for srv in list(_all_servers):
+        try:
+            if not srv._started and not srv._freed:
                 srv._free()
         except Exception:
             pass

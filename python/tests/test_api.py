@@ -540,3 +540,43 @@ def test_json_roundtrip_with_requests(make_server):
                       timeout=10)
     assert r.status_code == 200
     assert r.json() == {"got": {"a": [1, 2]}, "method": "POST"}
+
+
+def test_slow_reading_client_does_not_block_other_handlers(make_server):
+    """A handler stuck writing to a client that does not read holds no
+    GIL: another request is answered meanwhile; when the slow client goes
+    away the stuck write fails with ClientDisconnectedError."""
+    writing = threading.Event()
+    outcome = {}
+
+    def big(w, req):
+        chunk = b"x" * 65536
+        writing.set()
+        try:
+            for _ in range(2000):          # 128 MiB: far beyond the buffers
+                w.write(chunk)
+            outcome["finished"] = True
+        except gohttp.ClientDisconnectedError:
+            outcome["disconnected"] = True
+            raise
+
+    def fast(w, req):
+        w.write("fast")
+
+    _, port = make_server({"/big": big, "/fast": fast})
+    slow = socket.create_connection(("127.0.0.1", port))
+    try:
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert writing.wait(5)
+        time.sleep(0.3)                    # let the writer block
+        start = time.monotonic()
+        assert request(port, "GET", "/fast")[2] == b"fast"
+        assert time.monotonic() - start < 2.0
+        assert "finished" not in outcome
+    finally:
+        slow.close()
+    deadline = time.monotonic() + 10
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == {"disconnected": True}

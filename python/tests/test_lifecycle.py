@@ -292,3 +292,23 @@ def test_library_found_without_ld_library_path():
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "libgohttp.so" in out
+
+
+def test_exit_hook_frees_servers_never_started():
+    """Routes registered on the default server (and a Server) but run()
+    never called: the exit hook still frees their C side."""
+    script = (
+        "import atexit\n"
+        "def report():\n"  # registered first, so it runs after gohttp's hook
+        "    import gohttp\n"
+        "    print('live_servers', gohttp.stats()['live_servers'], flush=True)\n"
+        "atexit.register(report)\n"
+        "import gohttp\n"
+        "gohttp.route('/', lambda w, r: None)\n"
+        "keep = gohttp.Server()\n"
+        "print('before', gohttp.stats()['live_servers'], flush=True)\n")
+    proc = spawn(["-c", script])
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "before 2" in out
+    assert "live_servers 0" in out
