@@ -11,8 +11,11 @@
 #   make valgrind          memcheck over the proxy Check suites, the shim
 #                          Check suite, the C stress host and a Python smoke
 #   make race              go test -race of lib/ (Go-hosted, C handlers)
-#   make tsan              proxy stress + the C stress host under TSan
-#   make cgocheck          go test + C host + Python under cgocheck2
+#   make tsan              proxy churn stress, the C stress host and the C
+#                          examples' tests (Check suite + integration)
+#                          under TSan
+#   make cgocheck          the whole `test` goal (Go tests, C examples,
+#                          pytest, stress) against a cgocheck2 library
 #   make audit-selftest    every planted bug must be reported by its checker
 #   make audit             every row above, a table, build/audit/report.md
 #
@@ -112,10 +115,10 @@ valgrind: $(if $(AUDIT_GOALS),,valgrind-proxy valgrind-shim stress-c stress-py)
 race: $(if $(AUDIT_GOALS),,go-test)
 	@:
 
-tsan: $(if $(AUDIT_GOALS),,proxy-stress stress-c)
+tsan: $(if $(AUDIT_GOALS),,proxy-stress stress-c examples-test)
 	@:
 
-cgocheck: $(if $(AUDIT_GOALS),,go-test stress-c stress-py)
+cgocheck: $(if $(AUDIT_GOALS),,test)
 	@:
 
 # Check forks a child per test by default; memcheck must see the tests

@@ -28,7 +28,7 @@ other byte sequence round-trippable).
 import threading
 from collections.abc import Mapping
 
-from ._errors import StaleHandleError, check
+from ._errors import RequestTooLargeError, StaleHandleError, check
 from ._gohttp_cffi import ffi, lib
 
 _unpack = ffi.unpack
@@ -113,7 +113,7 @@ class Request:
     measurement); the body is read from Go on demand."""
 
     __slots__ = ("_w", "_req", "_lock", "_live", "_cache", "_body",
-                 "_body_eof", "__weakref__")
+                 "_body_eof", "_too_large", "__weakref__")
 
     def __init__(self, w, req):
         self._w = w            # integer handle; C rejects it once stale
@@ -123,6 +123,9 @@ class Request:
         self._cache = {}
         self._body = None      # bytes once .body was read
         self._body_eof = False
+        # Set once a read hit max_body_bytes: the library has then committed
+        # a 413, so the dispatcher must not try to answer a 500 over it.
+        self._too_large = False
 
     def invalidate(self):
         """Called by the dispatcher before returning to C: from here on no
@@ -209,8 +212,7 @@ class Request:
         if n == 0 or self._body_eof:
             return b""
         buf = bytearray(n)
-        got = check(lib.gohttp_read_body(self._w, _from_buffer(buf), n),
-                    "read body")
+        got = self._read_into(self._w, _from_buffer(buf), n)
         if got == 0:
             self._body_eof = True
             return b""
@@ -223,13 +225,19 @@ class Request:
         buf = bytearray(_READ_CHUNK)
         cbuf = _from_buffer(buf)
         while not self._body_eof:
-            got = check(lib.gohttp_read_body(w, cbuf, _READ_CHUNK),
-                        "read body")
+            got = self._read_into(w, cbuf, _READ_CHUNK)
             if got == 0:
                 self._body_eof = True
                 break
             parts.append(bytes(buf[:got]))
         return b"".join(parts)
+
+    def _read_into(self, w, cbuf, n):
+        try:
+            return check(lib.gohttp_read_body(w, cbuf, n), "read body")
+        except RequestTooLargeError:
+            self._too_large = True
+            raise
 
     @property
     def body(self):

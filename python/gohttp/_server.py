@@ -27,7 +27,8 @@ import time
 import weakref
 
 from ._errors import (ClientDisconnectedError, GohttpError,
-                      RequestTooLargeError, ServerBusyError, check)
+                      HeadersSentError, RequestTooLargeError,
+                      ServerBusyError, check)
 from ._exchange import Request, ResponseWriter
 from ._gohttp_cffi import ffi, lib
 
@@ -39,6 +40,10 @@ PULL = "pull"
 DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PUSH)
 DEFAULT_THREADS = 16
 DEFAULT_DRAIN_TIMEOUT = 10.0
+# How long run() and the exit hook keep waiting for handlers after the
+# drain timeout of a shutdown has passed (the library has closed their
+# connections by then; only handler code that does not return is left).
+_DRAIN_GRACE = 1.0
 # How long a pull worker waits in gohttp_next before looking at its stop
 # flag again; short so that close() never waits long for a worker.
 _NEXT_TIMEOUT_MS = 250
@@ -77,17 +82,27 @@ class _Route:
         self.server = server
 
 
-def _fail(rw, exc, route):
+def _fail(rw, exc, route, rq=None):
     """Answer for a handler that raised: 500 if nothing was sent yet,
     otherwise close the connection (gohttp_abort) so the client sees a
-    truncated response, never a complete-looking one."""
+    truncated response, never a complete-looking one.  After a body read
+    hit max_body_bytes the library has committed a 413 (rq._too_large):
+    whatever the handler raised then (typically HeadersSentError from its
+    own error page), that 413 is the answer."""
     if isinstance(exc, ClientDisconnectedError):
         logger.debug("client went away during %s: %s", route.pattern, exc)
         _abort_quietly(rw)
         return
-    if isinstance(exc, RequestTooLargeError) and not rw._started:
+    too_large = isinstance(exc, RequestTooLargeError) or (
+        rq is not None and rq._too_large)
+    if too_large and not rw._started:
         # The library answers 413 itself when nothing was written.
-        logger.info("request body too large on %s", route.pattern)
+        if isinstance(exc, (RequestTooLargeError, HeadersSentError)):
+            logger.info("request body too large on %s", route.pattern)
+        else:
+            logger.error("exception in handler for %r (after a too large "
+                         "body; answered 413)", route.pattern,
+                         exc_info=(type(exc), exc, exc.__traceback__))
         return
     logger.error("exception in handler for %r", route.pattern,
                  exc_info=(type(exc), exc, exc.__traceback__))
@@ -126,7 +141,7 @@ def _dispatch(route, w, req):
         route.fn(rw, rq)
     except BaseException as exc:  # handler bugs must not escape into C
         try:
-            _fail(rw, exc, route)
+            _fail(rw, exc, route, rq)
         except BaseException:  # pragma: no cover - logging itself failed
             _abort_quietly(rw)
     finally:
@@ -212,11 +227,15 @@ class Server:
         self._handles = []        # ffi.new_handle()s given to C as userdata
         self._workers = []
         self._stopping = False
+        self._drain_deadline = None  # monotonic end of the first shutdown
         self._started = False
         self._stopped = False
         self._freed = False
         self.port = None
-        self._lock = threading.Lock()
+        # Re-entrant: run()'s signal handler calls shutdown() on the main
+        # thread between bytecodes, possibly while that same thread is
+        # inside start() (or route/_free) holding this lock.
+        self._lock = threading.RLock()
         _all_servers.add(self)
 
     # -- routes ---------------------------------------------------------
@@ -312,6 +331,10 @@ class Server:
             if self._freed or not self._started:
                 return
             self._stopping = True
+            if self._drain_deadline is None:
+                # Only the first shutdown counts: the library ignores the
+                # timeout of later calls.
+                self._drain_deadline = time.monotonic() + ms / 1000.0
         check(lib.gohttp_shutdown(self._s, ms), "shutdown")
 
     def wait(self, timeout=None):
@@ -436,12 +459,16 @@ def run(host="127.0.0.1", port=5000, *, server=None,
     On the main thread SIGINT (Ctrl-C) and SIGTERM start a graceful shutdown:
     the listener closes, in-flight requests get ``drain_timeout`` seconds,
     then run() frees the server and returns normally (no KeyboardInterrupt);
-    a second signal cuts the drain short.  ``ready(port)`` is called once
-    listening.  Returns the signal number that stopped it, or None.
+    a second signal stops waiting at once.  Handlers still running a second
+    after the drain timeout of the shutdown are not waited for: run()
+    returns and leaves the server allocated (freeing it under a running
+    handler would be unsafe).  ``ready(port)`` is called once listening.
+    Returns the signal number that stopped it, or None.
     """
     global _default
     srv = server if server is not None else default_server()
     got = []
+    gave_up = False
 
     def on_signal(signum, frame):
         # Runs on the main thread between bytecodes; gohttp_shutdown does
@@ -472,11 +499,21 @@ def run(host="127.0.0.1", port=5000, *, server=None,
         if ready is not None:
             ready(bound)
         while not srv.wait(0.2):
-            pass
+            deadline = srv._drain_deadline
+            if len(got) > 1 or (deadline is not None and
+                                time.monotonic() > deadline + _DRAIN_GRACE):
+                gave_up = True
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if not srv.close(drain_timeout):
+        if gave_up:
+            if srv.wait(0):
+                srv._free()
+            else:
+                logger.warning("handlers still running after the drain "
+                               "timeout; not waiting for them")
+        elif not srv.close(drain_timeout):
             logger.warning("handlers still running after the drain timeout")
         with _default_lock:
             if _default is srv:
@@ -493,22 +530,32 @@ def _at_exit():
     """Registered with atexit: drain every live server (bounded), then close
     the push gate so no Go thread enters Python during finalization, then
     free what stopped.  Never blocks longer than about EXIT_DRAIN_TIMEOUT
-    plus a second."""
+    plus a second.  The gate is closed even if the drain is interrupted
+    (Ctrl-C during the drain raises KeyboardInterrupt in here)."""
     with _live_lock:
         servers = list(_live_servers)
     deadline = time.monotonic() + EXIT_DRAIN_TIMEOUT
-    for srv in servers:
-        try:
-            srv.shutdown(EXIT_DRAIN_TIMEOUT)
-        except Exception:
-            pass
-    for srv in servers:
-        try:
-            srv.wait(max(0.0, deadline - time.monotonic()))
-        except Exception:
-            pass
-    lib.gohttp_py_gate_close()
-    while lib.gohttp_py_gate_inside() and time.monotonic() < deadline + 1.0:
+    limit = time.monotonic()
+    try:
+        for srv in servers:
+            try:
+                srv.shutdown(EXIT_DRAIN_TIMEOUT)
+            except Exception:
+                pass
+        # A server whose shutdown began earlier (run() gave up on it) is
+        # not waited for past its own drain deadline.
+        for srv in servers:
+            own = deadline
+            if srv._drain_deadline is not None:
+                own = min(own, srv._drain_deadline + _DRAIN_GRACE)
+            limit = max(limit, own)
+            try:
+                srv.wait(max(0.0, own - time.monotonic()))
+            except Exception:
+                pass
+    finally:
+        lib.gohttp_py_gate_close()
+    while lib.gohttp_py_gate_inside() and time.monotonic() < limit + 1.0:
         time.sleep(0.01)
     for srv in servers:
         try:

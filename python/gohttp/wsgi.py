@@ -68,7 +68,10 @@ class WSGIInput:
         return out
 
     def readline(self, size=-1):
-        """One line including its b"\\n" (at most size bytes if size >= 0)."""
+        """One line including its b"\\n" (at most size bytes if size >= 0;
+        None means no limit, as for io objects)."""
+        if size is None:
+            size = -1
         start = 0
         while True:
             nl = self._buf.find(b"\n", start)
@@ -82,7 +85,7 @@ class WSGIInput:
             if not self._fill(_LINE_CHUNK):
                 end = len(self._buf)
                 break
-        if size is not None and 0 <= size < end:
+        if 0 <= size < end:
             end = size
         out = bytes(self._buf[:end])
         del self._buf[:end]

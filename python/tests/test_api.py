@@ -580,3 +580,30 @@ def test_slow_reading_client_does_not_block_other_handlers(make_server):
     while not outcome and time.monotonic() < deadline:
         time.sleep(0.05)
     assert outcome == {"disconnected": True}
+
+
+def test_too_large_body_handled_by_the_handler_still_answers_413(make_server):
+    """Past max_body_bytes the library commits a 413. A handler that
+    catches RequestTooLargeError and then tries to answer itself (as a
+    framework's error page does) gets HeadersSentError; the client must
+    still receive the 413, not a connection closed without a response."""
+    seen = []
+
+    def h(w, req):
+        try:
+            req.body
+        except gohttp.RequestTooLargeError:
+            seen.append("too large")
+        w.set_header("Content-Type", "text/plain")   # HeadersSentError
+        w.write("handled")
+
+    _, port = make_server({"POST /": h}, max_body_bytes=1000)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    # Chunked, so the size is only known while reading (no early 413).
+    conn.request("POST", "/", body=iter([b"x" * 3000]), encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    resp = conn.getresponse()
+    assert resp.status == 413
+    resp.read()
+    conn.close()
+    assert seen == ["too large"]

@@ -5,6 +5,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -312,3 +313,122 @@ def test_exit_hook_frees_servers_never_started():
     assert proc.returncode == 0, err
     assert "before 2" in out
     assert "live_servers 0" in out
+
+
+SIGNAL_DURING_START_SCRIPT = r"""
+import os, signal, sys, gohttp
+from gohttp import _server
+mode = sys.argv[1]
+srv = gohttp.Server(dispatch=mode, threads=2)
+srv.route("/", lambda w, r: w.write("x"))
+real_check = _server.check
+def check(rc, what):
+    # SIGTERM lands while Server.start() holds the server's lock; the
+    # Python-level handler run() installed then runs on this thread at the
+    # next bytecode, still inside start().
+    if what.startswith("start "):
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real_check(rc, what)
+_server.check = check
+print("stopped by", gohttp.run("127.0.0.1", 0, server=srv,
+                               drain_timeout=1), flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
+def test_signal_while_start_holds_lock_does_not_deadlock(mode):
+    """run() installs its signal handlers before start(); a signal that
+    arrives while start() is running must stop the server, not deadlock
+    the main thread on the server's lock."""
+    proc = spawn(["-c", SIGNAL_DURING_START_SCRIPT, mode])
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError("run() deadlocked on a signal during start()")
+    assert proc.returncode == 0, err
+    assert "stopped by %d" % signal.SIGTERM in out
+
+
+STUCK_HANDLER_SCRIPT = r"""
+import sys, threading, time, gohttp
+entered = threading.Event()
+def stuck(w, req):
+    entered.set()
+    time.sleep(30)          # outlives any drain timeout
+    w.write("late")
+srv = gohttp.Server()
+srv.route("/", stuck)
+def ready(port):
+    print("listening on http://127.0.0.1:%d/" % port, flush=True)
+start = []
+def on_ready(port):
+    start.append(time.monotonic())
+    ready(port)
+gohttp.run("127.0.0.1", 0, server=srv, drain_timeout=1, ready=on_ready)
+print("run returned", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_with_handler_outliving_drain_timeout_exits(sig):
+    """SIGTERM/Ctrl-C while a handler runs longer than the drain timeout:
+    the drain is bounded, run() returns and the process exits (the stuck
+    handler cannot be stopped, but it must not keep the process alive)."""
+    proc = spawn(["-c", STUCK_HANDLER_SCRIPT])
+    try:
+        port = read_port(proc)
+        t = threading.Thread(target=_try_request, args=(port,), daemon=True)
+        t.start()
+        time.sleep(0.5)                  # the request is in the handler
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        rc = proc.wait(20)
+        took = time.monotonic() - sent
+        out = proc.stdout.read()
+        assert rc == 0, proc.stderr.read()
+        assert "run returned" in out
+        # drain_timeout 1 s, a grace second for run(), the exit hook's
+        # short tail: far below the handler's 30 s.
+        assert took < 5, took
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_exit_hook_closes_gate_even_if_interrupted():
+    """A Ctrl-C (or any exception) while the exit hook drains must not skip
+    closing the push gate: an open gate lets Go threads enter Python while
+    the interpreter finalizes."""
+    from gohttp import _server
+    from gohttp._gohttp_cffi import ffi, lib
+    calls = []
+    probe = _server._Route(lambda w, r: calls.append(1), "/probe", None)
+    handle = ffi.new_handle(probe)
+
+    def gate_is_open():
+        # The gate's C entry with a stale handle: if open, it runs probe in
+        # Python (which touches nothing: w is 0); if closed it answers in C.
+        del calls[:]
+        lib.gohttp_py_push_entry(0, ffi.NULL, handle)
+        return bool(calls)
+
+    assert gate_is_open()
+    srv = gohttp.Server(dispatch=gohttp.PUSH)
+    srv.route("/", lambda w, r: w.write("x"))
+    srv.start()
+
+    def interrupted_wait(timeout=None):
+        raise KeyboardInterrupt
+
+    srv.wait = interrupted_wait       # Ctrl-C lands during the exit drain
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _server._at_exit()
+        assert not gate_is_open(), "exit hook left the push gate open"
+    finally:
+        lib.gohttp_py_gate_open()
+        del srv.wait
+        assert srv.close(5.0)

@@ -287,3 +287,47 @@ def test_declared_too_large_body_is_413(serve_app):
     port = serve_app(validator(app), max_body_bytes=100)
     assert request(port, "POST", "/", body=b"x" * 1000)[0] == 413
     assert calls == []
+
+
+def test_wsgi_input_readline_accepts_none(serve_app):
+    """readline(None) means no limit, as for io objects (and as read(None)
+    already does here)."""
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        lines = []
+        while True:
+            line = stream.readline(None)
+            if not line:
+                break
+            lines.append(line.decode("latin-1"))
+        out = json.dumps(lines).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [out]
+
+    port = serve_app(validator(app))
+    assert echo(port, "POST", "/", body=b"one\ntwo\nend") == [
+        "one\n", "two\n", "end"]
+
+
+def test_too_large_chunked_body_caught_by_app_is_413(serve_app):
+    """A framework that catches the too-large error while reading
+    wsgi.input and renders its own error page: the library already
+    committed the 413, and the client must receive it."""
+    def app(environ, start_response):
+        try:
+            environ["wsgi.input"].read()
+        except OSError:
+            start_response("500 Internal Server Error",
+                           [("Content-Type", "text/plain")])
+            return [b"error page"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"read"]
+
+    port = serve_app(app, max_body_bytes=1000)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/", body=iter([b"a" * 3000]), encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    resp = conn.getresponse()
+    assert resp.status == 413
+    resp.read()
+    conn.close()

@@ -10,8 +10,8 @@
  *  - A handler's w is stale once its response is complete: the client that
  *    received it calls every response and request function on the stashed
  *    w and each must return GOHTTP_ESTALE; a hammer thread keeps writing
- *    "LATE" through all such dead handles for the whole run, and no
- *    response may ever contain "LATE".
+ *    "LATE-HAMMER!" through all such dead handles for the whole run, and
+ *    no response may ever contain a LATE-... marker or an X-Late header.
  *  - Concurrent writes from several threads of one handler each arrive
  *    whole (the library serializes calls on one response).
  *  - Binary bodies (with NUL bytes) round-trip exactly, in both directions.

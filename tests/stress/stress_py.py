@@ -15,7 +15,8 @@ response must carry its own request's token, so a reused handle or a
 request view read after it was freed shows up as another request's token.
 Stashed objects must raise gohttp.StaleHandleError after their handler
 returned, and a hammer thread keeps writing through them (and through their
-raw C handles) for the whole run: "LATE" must never appear in a response.
+raw C handles) for the whole run: no response may ever contain a LATE-...
+marker or an X-Late header.
 
 The run ends by asserting the library's live counters are zero after every
 server was closed, and reports RSS after warm-up vs after the run (bounded
