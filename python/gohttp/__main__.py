@@ -104,12 +104,18 @@ def main(argv=None):
                    max_handlers=args.max_handlers)
     if args.app:
         host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
-        srv = wsgi.make_server(load_app(args.app), server_name=host,
-                               **options)
+        app = load_app(args.app)
     else:
         host, port = parse_bind(args.bind or "127.0.0.1:5000", 5000)
-        srv = gohttp.Server(**options)
-        srv.route("/", hello)
+    try:
+        if args.app:
+            srv = wsgi.make_server(app, server_name=host, **options)
+        else:
+            srv = gohttp.Server(**options)
+            srv.route("/", hello)
+    except ValueError as exc:
+        # e.g. --threads 0: a usage error (exit 2), not a traceback.
+        parser.error(str(exc))
 
     def ready(bound):
         print("gohttp: listening on http://%s:%d/" % (host, bound),

@@ -37,6 +37,11 @@ _from_buffer = ffi.from_buffer
 # Reads of the body go through one bytearray per call; 64 KiB matches what
 # Go's server reads per syscall and keeps small bodies to one C call.
 _READ_CHUNK = 65536
+# Largest buffer one read(n) allocates, whatever n is: read(n) is "up to n
+# bytes", so a caller's huge n (say a declared Content-Length of 5 GB, or
+# sys.maxsize) must not become a huge allocation (MemoryError) up front.
+# One C read returns what Go has at hand, far below this in practice.
+MAX_READ_BUFFER = 1024 * 1024
 
 
 def _stale(what):
@@ -113,7 +118,7 @@ class Request:
     measurement); the body is read from Go on demand."""
 
     __slots__ = ("_w", "_req", "_lock", "_live", "_cache", "_body",
-                 "_body_eof", "_too_large", "__weakref__")
+                 "_body_eof", "_too_large", "_consumed", "__weakref__")
 
     def __init__(self, w, req):
         self._w = w            # integer handle; C rejects it once stale
@@ -123,6 +128,7 @@ class Request:
         self._cache = {}
         self._body = None      # bytes once .body was read
         self._body_eof = False
+        self._consumed = 0     # body bytes handed out so far (read sizing)
         # Set once a read hit max_body_bytes: the library has then committed
         # a 413, so the dispatcher must not try to answer a 500 over it.
         self._too_large = False
@@ -202,8 +208,11 @@ class Request:
         return None if n < 0 else n
 
     def read(self, n=-1):
-        """Read up to n bytes of the body (all remaining if n < 0); b"" at
-        the end.  Raises RequestTooLargeError past max_body_bytes and
+        """Read up to n bytes of the body (all remaining if n < 0 or None);
+        b"" only at the end.  Like a raw stream read it returns as soon as
+        some bytes are there, and never more than MAX_READ_BUFFER (1 MiB)
+        per call, so any n is safe: loop until b"" for the whole body.
+        Raises RequestTooLargeError past max_body_bytes and
         ClientDisconnectedError if the client went away."""
         if not self._live:
             raise _stale("Request")
@@ -211,11 +220,19 @@ class Request:
             return self._read_all()
         if n == 0 or self._body_eof:
             return b""
-        buf = bytearray(n)
-        got = self._read_into(self._w, _from_buffer(buf), n)
+        size = min(n, MAX_READ_BUFFER)
+        length = self.content_length
+        if length is not None:
+            # What is left of a declared body, plus one byte so that a
+            # body longer than declared still surfaces (Go then errors);
+            # at least 1 so that the end is read as end, not skipped.
+            size = max(1, min(size, length - self._consumed + 1))
+        buf = bytearray(size)
+        got = self._read_into(self._w, _from_buffer(buf), size)
         if got == 0:
             self._body_eof = True
             return b""
+        self._consumed += got
         del buf[got:]
         return bytes(buf)
 
@@ -229,6 +246,7 @@ class Request:
             if got == 0:
                 self._body_eof = True
                 break
+            self._consumed += got
             parts.append(bytes(buf[:got]))
         return b"".join(parts)
 
@@ -307,7 +325,10 @@ class ResponseWriter:
 
     @property
     def headers_sent(self):
-        """True once the status was set or body bytes were written."""
+        """True once a final status was set or body bytes were written.  A
+        1xx informational status (other than 101) does not count: the final
+        status is still to come, so a handler that fails after 103 Early
+        Hints still gets a 500."""
         return self._started
 
     def _handle(self):
@@ -316,13 +337,19 @@ class ResponseWriter:
         return self._w
 
     def set_status(self, code):
-        """Send the status line (100..999); only once, before the body."""
+        """Send the status line (100..999); a final status only once, before
+        the body.  1xx statuses other than 101 (e.g. 103 Early Hints) are
+        informational: they go out at once, with the headers set so far,
+        and a final status may follow (as in Go's net/http)."""
         if isinstance(code, bool) or not isinstance(code, int):
             raise TypeError("status must be an int")
         if not 100 <= code <= 999:
             raise ValueError("invalid HTTP status %d" % code)
         check(lib.gohttp_write_header(self._handle(), code), "set_status")
-        self._started = True
+        # Mirrors the library's own rule (lib/exchange.go writeHeader): only
+        # a final status commits the response; the 500 path relies on it.
+        if code >= 200 or code == 101:
+            self._started = True
 
     def _remember(self, name):
         if self._touched is None:

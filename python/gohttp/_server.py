@@ -69,6 +69,29 @@ def _ms(seconds, what, allow_forever=False):
     return int(seconds * 1000)
 
 
+def _positive(name, value, scale=1):
+    """value * scale as the positive int a gohttp_options field takes.
+
+    The C API reads a 0 field as "use the library default", so a 0 passed
+    here would silently mean e.g. a 10 s queue timeout or a 10 MiB body
+    limit instead of what the caller wrote: it is refused (ValueError), as
+    are negative values; None (handled by the caller) is the way to ask for
+    the default.  A positive timeout below one millisecond becomes 1 ms for
+    the same reason (int() would round it to 0)."""
+    if value is None or isinstance(value, bool):
+        raise TypeError("%s must be a number or None" % name)
+    if not value > 0:
+        raise ValueError("%s must be positive; use None for the library "
+                         "default (got %r)" % (name, value))
+    scaled = int(value * scale)
+    if scaled < 1:
+        if scale == 1:
+            raise ValueError("%s must be positive; use None for the library "
+                             "default (got %r)" % (name, value))
+        scaled = 1
+    return scaled
+
+
 class _Route:
     """What a route's userdata handle points to.  Kept alive by the Server
     (``_handles``) until gohttp_wait returned 0 and the server is freed, as
@@ -150,17 +173,56 @@ def _dispatch(route, w, req):
         rw.invalidate()
 
 
+def _answer_internal_error(w):
+    """Answer 500 on the raw handle w when the dispatcher itself failed (no
+    ResponseWriter to rely on), so the client never gets the empty 200 the
+    library would complete the exchange with.  If a final status already
+    went out, abort the connection instead (as _fail does).  C calls only,
+    on preallocated constants, so it works while memory is short."""
+    lib.gohttp_set_header(w, b"Content-Type", 12,
+                          b"text/plain; charset=utf-8", 25)
+    rc = lib.gohttp_write_header(w, 500)
+    if rc == 0:
+        lib.gohttp_write(w, _INTERNAL_ERROR, len(_INTERNAL_ERROR))
+    elif rc == lib.GOHTTP_ESTATE:
+        lib.gohttp_abort(w)
+
+
+def _dispatch_failed(w, exc):
+    """_dispatch raised (e.g. MemoryError while building the Request): answer
+    500 first, then log.  Both dispatch designs call it; if it raises in
+    push mode, _on_callback_error tries again."""
+    _answer_internal_error(w)
+    try:
+        logger.critical("gohttp dispatch failed; answered 500",
+                        exc_info=(type(exc), exc, exc.__traceback__))
+    except Exception:  # pragma: no cover - logging itself failed
+        pass
+
+
 def _on_callback_error(exc_type, exc_value, tb):
-    # Only reachable if _dispatch itself failed (e.g. MemoryError building
-    # the objects); the request then completes as the library decides.
-    logger.critical("gohttp push dispatch failed",
-                    exc_info=(exc_type, exc_value, tb))
+    """cffi's onerror for gohttp_py_handler: the last resort, reached only
+    if _dispatch_failed itself raised.  cffi gives no arguments, but the
+    traceback's first frame is gohttp_py_handler's, whose local ``w`` is
+    the exchange handle; answer 500 on it (never leave an empty 200)."""
+    try:
+        w = tb.tb_frame.f_locals.get("w") if tb is not None else None
+        if w is not None:
+            _answer_internal_error(w)
+    finally:
+        logger.critical("gohttp push dispatch failed",
+                        exc_info=(exc_type, exc_value, tb))
 
 
 @ffi.def_extern(onerror=_on_callback_error)
 def gohttp_py_handler(w, req, userdata):
-    """Push mode entry: a Go thread, through the C gate, holding the GIL."""
-    _dispatch(ffi.from_handle(userdata), w, req)
+    """Push mode entry: a Go thread, through the C gate, holding the GIL.
+    _dispatch never raises for handler errors; what it can raise (its own
+    failure) is answered with a 500 here."""
+    try:
+        _dispatch(ffi.from_handle(userdata), w, req)
+    except BaseException as exc:
+        _dispatch_failed(w, exc)
 
 
 # Every started-but-not-freed server, strongly referenced so that route
@@ -185,7 +247,12 @@ class Server:
                   default 64, and at least ``threads`` in pull mode).
     max_body_bytes, max_header_bytes, read_header_timeout, idle_timeout,
     write_timeout, queue_timeout: the gohttp_options fields (timeouts in
-                  seconds); None keeps the library default.
+                  seconds, a positive value below 1 ms counts as 1 ms).
+                  None keeps the library default; 0 or a negative value is
+                  a ValueError (the C API would read 0 as "default"),
+                  except write_timeout=0, which means no write timeout
+                  (the default too).  threads and max_handlers: None is
+                  the default, values below 1 are a ValueError.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
@@ -196,26 +263,30 @@ class Server:
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
         self.dispatch = dispatch
-        self.threads = int(threads or DEFAULT_THREADS)
-        if self.threads < 1:
-            raise ValueError("threads must be >= 1")
+        self.threads = (DEFAULT_THREADS if threads is None
+                        else _positive("threads", threads))
         opts = ffi.new("gohttp_options *")  # owner: this call; copied by C
         lib.gohttp_options_init(opts)
-        for field, value, scale in (
-                ("max_body_bytes", max_body_bytes, 1),
-                ("max_header_bytes", max_header_bytes, 1),
-                ("read_header_timeout_ms", read_header_timeout, 1000),
-                ("idle_timeout_ms", idle_timeout, 1000),
-                ("write_timeout_ms", write_timeout, 1000),
-                ("queue_timeout_ms", queue_timeout, 1000)):
+        for name, field, value, scale in (
+                ("max_body_bytes", "max_body_bytes", max_body_bytes, 1),
+                ("max_header_bytes", "max_header_bytes", max_header_bytes,
+                 1),
+                ("read_header_timeout", "read_header_timeout_ms",
+                 read_header_timeout, 1000),
+                ("idle_timeout", "idle_timeout_ms", idle_timeout, 1000),
+                ("queue_timeout", "queue_timeout_ms", queue_timeout, 1000)):
             if value is not None:
-                if value < 0:
-                    raise ValueError("%s must be >= 0" % field)
-                setattr(opts, field, int(value * scale))
+                setattr(opts, field, _positive(name, value, scale))
+        if write_timeout is not None:
+            # The one option whose 0 means something: no write timeout
+            # (the C meaning of 0 for this field, also its default).
+            if write_timeout < 0:
+                raise ValueError("write_timeout must be >= 0 (0 or None: no "
+                                 "write timeout), got %r" % (write_timeout,))
+            opts.write_timeout_ms = (_positive("write_timeout", write_timeout,
+                                               1000) if write_timeout else 0)
         if max_handlers is not None:
-            if max_handlers < 1:
-                raise ValueError("max_handlers must be >= 1")
-            opts.max_handlers = int(max_handlers)
+            opts.max_handlers = _positive("max_handlers", max_handlers)
         if dispatch == PULL and opts.max_handlers < self.threads:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers
@@ -310,6 +381,14 @@ class Server:
                 w = ex.w
                 try:
                     _dispatch(ffi.from_handle(ex.userdata), w, ex.req)
+                except BaseException as exc:
+                    # The dispatcher itself failed: answer 500 and keep this
+                    # worker alive (an escaping exception would end the
+                    # thread and shrink the pool).
+                    try:
+                        _dispatch_failed(w, exc)
+                    except BaseException:  # pragma: no cover
+                        lib.gohttp_abort(w)
                 finally:
                     lib.gohttp_done(w)
             elif rc == lib.GOHTTP_ETIMEDOUT:

@@ -31,6 +31,8 @@ from ._server import DEFAULT_DRAIN_TIMEOUT, Server, run
 __all__ = ["WSGIHandler", "WSGIInput", "make_server", "serve"]
 
 _LINE_CHUNK = 8192
+# Most one _fill asks Go for (Request.read caps its own buffer too).
+_FILL_CHUNK = 1024 * 1024
 
 
 class WSGIInput:
@@ -44,9 +46,12 @@ class WSGIInput:
 
     def _fill(self, want):
         # Appends up to `want` more bytes to the buffer; False at the end.
+        # `want` may be huge (read(size) with size from CONTENT_LENGTH or
+        # sys.maxsize): one fill asks for at most _FILL_CHUNK and callers
+        # loop, so the buffer only ever grows by bytes actually received.
         if self._eof:
             return False
-        chunk = self._req.read(want)
+        chunk = self._req.read(min(want, _FILL_CHUNK))
         if not chunk:
             self._eof = True
             return False
