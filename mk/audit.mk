@@ -66,7 +66,7 @@ STRESS_ENV := STRESS_RSS_GROWTH_MB=0 STRESS_BIG_MAX=262144
 endif
 ifeq ($(FLAVOR),valgrind)
 STRESS_RUN := $(VALGRIND)
-STRESS_C_SCALE := 0.03
+STRESS_C_SCALE := 0.1
 STRESS_PY_SCALE := 0.01
 STRESS_ENV := STRESS_RSS_GROWTH_MB=0 STRESS_THREADS=4 STRESS_BIG_MAX=65536 \
               STRESS_TIMEOUT_S=600
@@ -182,7 +182,7 @@ selftest-proxy-unlocked-tsan:
 selftest-proxy-unlocked-tsan-host:
 	@sanitizers/selftest.sh proxy-unlocked-tsan-host 'WARNING: ThreadSanitizer: data race' \
 	  '$(SUBMAKE) tsan $(call st_tree,proxy-unlocked-lib) PLANT=GOHTTP_PLANT_PROXY_UNLOCKED build/selftest/proxy-unlocked-lib/stress/stress_host' \
-	  '$(SUBMAKE) tsan stress-c $(call st_tree,proxy-unlocked-lib) PLANT=GOHTTP_PLANT_PROXY_UNLOCKED STRESS_SCALE=0.2 TSAN_OPTIONS=halt_on_error=1:exitcode=66' \
+	  '$(SUBMAKE) tsan stress-c $(call st_tree,proxy-unlocked-lib) PLANT=GOHTTP_PLANT_PROXY_UNLOCKED STRESS_SCALE=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66' \
 	  'in gohttp_proxy_(release|deref|free)'
 
 # Stale-handle tests against the real library: the stress host's dead
