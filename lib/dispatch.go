@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -60,11 +59,10 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	plantGoRace()
 
 	ex := &exchange{srv: s, rw: rw, req: r}
-	ex.body = http.MaxBytesReader(rw, r.Body, s.opts.maxBodyBytes)
-
-	var arena unsafe.Pointer
+	var body []byte
 	if rt.seed != nil {
-		body, err := io.ReadAll(ex.body)
+		var err error
+		body, err = io.ReadAll(ex.bodyReader())
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -74,45 +72,59 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 			}
 			return false
 		}
-		arena = buildSeedView(r, body)
+	}
+	if rt.pull {
+		ex.done = make(chan struct{})
+		ex.cleaned = make(chan struct{})
+	}
+
+	// Owner of token: this goroutine; dropped in the cleanup below, after
+	// the C handle that carries it is freed (lib/tokens.go).
+	token := exchangeTokens.put(ex)
+	// The arena and the handle come from ONE C call (gohttp__request_begin,
+	// made by alloc once the view is sized) and go back in ONE
+	// (gohttp__request_end). The cleanup is deferred before either exists,
+	// so a panic while the view is filled frees them too.
+	var arena unsafe.Pointer
+	var h C.uint64_t
+	alloc := func(size uintptr) unsafe.Pointer {
+		// Owner of arena and h: this goroutine; freed in the cleanup below.
+		got := C.gohttp__request_begin(C.size_t(size), C.uintptr_t(token))
+		arena, h = got.arena, got.handle
+		return arena
+	}
+	ran := false
+	defer func() {
+		// Order matters: request_end frees the handle first (waits for
+		// calls still running on other threads, and makes every copy
+		// stale), then the arena; after it nothing in C can reach ex or
+		// the arena, so the token can go.
+		if arena != nil {
+			served := C.int(0)
+			if ran {
+				served = 1
+			}
+			C.gohttp__request_end(h, arena, served)
+		}
+		ex.mu.Lock()
+		ex.finished = true
+		aborted = ex.aborted
+		ex.mu.Unlock()
+		exchangeTokens.drop(token)
+		if ex.cleaned != nil {
+			close(ex.cleaned)
+		}
+	}()
+	if rt.seed != nil {
+		buildSeedView(r, body, alloc)
 	} else {
-		arena = buildView(r)
+		buildView(r, alloc)
 	}
 	if arena == nil {
 		http.Error(rw, "out of memory", http.StatusServiceUnavailable)
 		return false
 	}
 	plantCgoPtr(arena, ex)
-
-	// Owner of gh: this goroutine; deleted in the cleanup below, after the
-	// C handle that carries it is freed.
-	gh := cgo.NewHandle(ex)
-	h := C.gohttp__exchange_ref(C.uintptr_t(gh))
-	ran := false
-	if rt.pull {
-		ex.done = make(chan struct{})
-		ex.cleaned = make(chan struct{})
-	}
-	defer func() {
-		// Order matters: free the handle first (waits for calls still
-		// running on other threads, and makes every copy stale), then
-		// nothing in C can reach ex or the arena any more.
-		if h != 0 {
-			C.gohttp__exchange_free(h)
-		}
-		ex.mu.Lock()
-		ex.finished = true
-		aborted = ex.aborted
-		ex.mu.Unlock()
-		gh.Delete()
-		C.gohttp__arena_free(arena)
-		if ran {
-			C.gohttp__count_served()
-		}
-		if ex.cleaned != nil {
-			close(ex.cleaned)
-		}
-	}()
 	if h == 0 {
 		http.Error(rw, "handle table full", http.StatusServiceUnavailable)
 		return false

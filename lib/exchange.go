@@ -10,13 +10,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime/cgo"
 	"sync"
 	"unsafe"
 )
 
 // exchange is the Go object behind a response handle: one request and its
-// response. C holds only the cgo.Handle token of it in the exchange table.
+// response. C holds only its exchangeTokens token in the exchange table.
 type exchange struct {
 	srv    *server
 	handle uint64
@@ -26,7 +25,7 @@ type exchange struct {
 	mu          sync.Mutex
 	rw          http.ResponseWriter
 	req         *http.Request
-	body        io.ReadCloser // r.Body behind http.MaxBytesReader
+	body        io.ReadCloser // r.Body behind http.MaxBytesReader; see bodyReader
 	wroteHeader bool          // final status sent, explicitly or by a write
 	aborted     bool          // gohttp_abort was called
 	finished    bool          // handler returned / done: set after handle free
@@ -38,20 +37,47 @@ type exchange struct {
 	doneOnce sync.Once
 }
 
+// bodyReader is the request body limited to max_body_bytes, made on first
+// use: most handlers never read the body, and this spares them the
+// wrapper's allocation. Called before the exchange is published (seed) or
+// with ex.mu held (read_body), so it is never made twice.
+func (ex *exchange) bodyReader() io.ReadCloser {
+	if ex.body == nil {
+		ex.body = http.MaxBytesReader(ex.rw, ex.req.Body, ex.srv.opts.maxBodyBytes)
+	}
+	return ex.body
+}
+
+// lookupExchange resolves a payload of the exchange table to its exchange.
+// A payload that names none is a bug in this package, never input (the C
+// table hands out only payloads route.serve registered): it panics, and
+// the export's recoverInto turns that into GOHTTP_EPANIC.
+func lookupExchange(p C.uintptr_t) *exchange {
+	ex := exchangeTokens.get(uintptr(p))
+	if ex == nil {
+		panic("gohttp: exchange table payload is not an exchange")
+	}
+	return ex
+}
+
 // withExchange resolves w, holds its use-reference and the exchange mutex
 // for the duration of fn, and gives both back. A stale, freed, forged or 0
 // handle never reaches fn: GOHTTP_ESTALE (counted, last error set).
 func withExchange(w C.gohttp_handle, fn func(ex *exchange) int64) int64 {
-	var p C.uintptr_t
-	if C.gohttp__exchange_deref(C.uint64_t(w), &p) != 0 {
+	p := C.gohttp__exchange_acquire(C.uint64_t(w))
+	if p == 0 {
 		return int64(codeStale)
 	}
 	defer C.gohttp__exchange_release(C.uint64_t(w))
+	return withPayload(p, fn)
+}
+
+// withPayload is withExchange for a caller that already holds the
+// use-reference (the C half of gohttp_write): it resolves the payload and
+// holds the exchange mutex for the duration of fn.
+func withPayload(p C.uintptr_t, fn func(ex *exchange) int64) int64 {
 	testPanicPoint()
-	ex, ok := cgo.Handle(p).Value().(*exchange)
-	if !ok {
-		panic("gohttp: exchange table payload is not an exchange")
-	}
+	ex := lookupExchange(p)
 	ex.mu.Lock()
 	defer ex.mu.Unlock()
 	return fn(ex)
@@ -88,7 +114,7 @@ func (ex *exchange) writeHeader(status int) int {
 // NUL), both bounded by the server's max_header_bytes.
 func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t, withValue bool) (string, string, int) {
 	limit := ex.srv.opts.maxHeaderBytes
-	n, code := bytesArg(op+": name", name, nameLen, limit)
+	n, code := bytesArg(op, "name", name, nameLen, limit)
 	if code != codeOK {
 		return "", "", code
 	}
@@ -98,7 +124,7 @@ func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_
 	if !withValue {
 		return n, "", codeOK
 	}
-	v, code := bytesArg(op+": value", value, valueLen, limit)
+	v, code := bytesArg(op, "value", value, valueLen, limit)
 	if code != codeOK {
 		return "", "", code
 	}
@@ -159,12 +185,14 @@ func gohttp_del_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_
 	}))
 }
 
-// gohttp_write: contract in gohttp.h. buf is only read during the call.
+// gohttp__go_write is the Go half of gohttp_write (contract in gohttp.h;
+// the C half in shim/dispatch.c holds the use-reference on the handle
+// whose payload is p). buf is only read during the call.
 //
-//export gohttp_write
-func gohttp_write(w C.gohttp_handle, buf *C.gohttp__cvoid, n C.int64_t) (rc C.int64_t) {
+//export gohttp__go_write
+func gohttp__go_write(p C.uintptr_t, buf *C.gohttp__cvoid, n C.int64_t) (rc C.int64_t) {
 	defer recoverInto(&rc)
-	return C.int64_t(withExchange(w, func(ex *exchange) int64 {
+	return C.int64_t(withPayload(p, func(ex *exchange) int64 {
 		return ex.write(unsafe.Pointer(buf), int64(n))
 	}))
 }
@@ -250,7 +278,7 @@ func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
 	}
 	b := unsafe.Slice((*byte)(buf), capacity)
 	for {
-		n, err := ex.body.Read(b)
+		n, err := ex.bodyReader().Read(b)
 		if n > 0 {
 			return int64(n) // an error comes back on the next call
 		}

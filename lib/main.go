@@ -12,6 +12,7 @@
 //	dispatch.go  ServeHTTP: dispatch slot, arena, handle, trampoline, cleanup
 //	view.go      building the request view inside one C arena
 //	exchange.go  response and request-body exports
+//	tokens.go    the Go side of exchange handles (payload token -> *exchange)
 //	pull.go      gohttp_next / gohttp_done
 //	seed.go      the 2016 gohttplib API on a default server
 //	plant_*.go   planted bugs for the audit self-test (build tags only)

@@ -6,10 +6,7 @@ package main
 */
 import "C"
 
-import (
-	"runtime/cgo"
-	"time"
-)
+import "time"
 
 // gohttp_next: contract in gohttp.h. Marks the calling thread as holding an
 // exchange of s, so gohttp_wait on it from this thread is EDEADLK.
@@ -71,15 +68,15 @@ func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 //export gohttp_done
 func gohttp_done(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
-	var p C.uintptr_t
-	if C.gohttp__exchange_deref(C.uint64_t(w), &p) != 0 {
+	p := C.gohttp__exchange_acquire(C.uint64_t(w))
+	if p == 0 {
 		return C.int(codeStale)
 	}
-	ex, ok := cgo.Handle(p).Value().(*exchange)
+	ex := exchangeTokens.get(uintptr(p))
 	// Give the use-reference back before signalling: the request goroutine
 	// frees the handle, which waits for every use-reference, ours included.
 	C.gohttp__exchange_release(C.uint64_t(w))
-	if !ok {
+	if ex == nil {
 		panic("gohttp: exchange table payload is not an exchange")
 	}
 	if ex.done == nil {

@@ -303,3 +303,13 @@ func tSeedListenAndServe(addr string) string {
 }
 
 func tSeedShutdown() { C.Shutdown() }
+
+// tServerObject is the Go server behind handle s (for the benchmarks,
+// which drive its mux without a network).
+func tServerObject(s uint64) *server {
+	srv, code := lookupServer(C.gohttp_server(s))
+	if code != codeOK {
+		panic("tServerObject: stale server handle")
+	}
+	return srv
+}

@@ -32,16 +32,18 @@ func cStringArg(what string, p *C.char, limit int) (string, int) {
 }
 
 // bytesArg copies a (pointer, length) argument of at most limit bytes.
-// NULL is only valid with length 0.
-func bytesArg(what string, p *C.gohttp__cchar, n C.size_t, limit int) (string, int) {
+// NULL is only valid with length 0. op and what name the call and the
+// argument in the error message; they are two strings so the success path
+// (every set_header) builds no message.
+func bytesArg(op, what string, p *C.gohttp__cchar, n C.size_t, limit int) (string, int) {
 	if n == 0 {
 		return "", codeOK
 	}
 	if p == nil {
-		return "", fail(codeInval, "%s is NULL with length %d", what, uint64(n))
+		return "", fail(codeInval, "%s: %s is NULL with length %d", op, what, uint64(n))
 	}
 	if uint64(n) > uint64(limit) {
-		return "", fail(codeInval, "%s is %d bytes, limit %d", what, uint64(n), limit)
+		return "", fail(codeInval, "%s: %s is %d bytes, limit %d", op, what, uint64(n), limit)
 	}
 	return string(unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))), codeOK
 }

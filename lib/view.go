@@ -39,8 +39,9 @@ func (a *arenaWriter) bytes(b []byte) *C.char {
 
 func align8(n uintptr) uintptr { return (n + 7) &^ 7 }
 
-func sortedHeaderNames(h http.Header) []string {
-	names := make([]string, 0, len(h))
+// sortedHeaderNames appends h's names to names (a caller's buffer, so a
+// request with a few headers allocates nothing here) and sorts them.
+func sortedHeaderNames(h http.Header, names []string) []string {
 	for k := range h {
 		names = append(names, k)
 	}
@@ -48,12 +49,18 @@ func sortedHeaderNames(h http.Header) []string {
 	return names
 }
 
-// buildView allocates ONE arena and lays the gohttp_request view of r into
-// it: the struct, the header array, then every string. Returns nil when
-// out of memory. The caller owns the arena and frees it with
-// gohttp__arena_free once the handler can no longer see it.
-func buildView(r *http.Request) unsafe.Pointer {
-	names := sortedHeaderNames(r.Header)
+// arenaAlloc returns ONE arena of size usable bytes (16-byte aligned) or
+// nil when out of memory. route.serve supplies it (gohttp__request_begin)
+// and owns what it returns.
+type arenaAlloc func(size uintptr) unsafe.Pointer
+
+// buildView sizes the gohttp_request view of r, gets ONE arena of that
+// size from alloc and lays the view into it: the struct, the header array,
+// then every string. Returns nil when out of memory. The arena is alloc's
+// caller's (route.serve frees it once the handler can no longer see it).
+func buildView(r *http.Request, alloc arenaAlloc) unsafe.Pointer {
+	var nameBuf [16]string
+	names := sortedHeaderNames(r.Header, nameBuf[:0])
 	strs := []string{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Host, r.Proto, r.RemoteAddr}
 	nvals := 0
 	size := uintptr(0)
@@ -72,7 +79,7 @@ func buildView(r *http.Request) unsafe.Pointer {
 	size += strOff
 
 	// Owner: the request goroutine (route.serve); freed in its cleanup.
-	arena := C.gohttp__arena_new(C.size_t(size))
+	arena := alloc(size)
 	if arena == nil {
 		return nil
 	}
@@ -103,9 +110,11 @@ func buildView(r *http.Request) unsafe.Pointer {
 
 // buildSeedView lays the seed's Request out in one arena: the five
 // pointers, then Method, Host, URL, Body, Headers ("Name: value\r\n" per
-// value, sorted by name), each NUL-terminated. Same ownership as buildView.
-func buildSeedView(r *http.Request, body []byte) unsafe.Pointer {
-	names := sortedHeaderNames(r.Header)
+// value, sorted by name), each NUL-terminated. Same arena source and
+// ownership as buildView.
+func buildSeedView(r *http.Request, body []byte, alloc arenaAlloc) unsafe.Pointer {
+	var nameBuf [16]string
+	names := sortedHeaderNames(r.Header, nameBuf[:0])
 	hdrLen := 0
 	for _, k := range names {
 		for _, v := range r.Header[k] {
@@ -116,7 +125,7 @@ func buildSeedView(r *http.Request, body []byte) unsafe.Pointer {
 	size := strOff + uintptr(len(r.Method)+len(r.Host)+len(r.RequestURI)+len(body)+hdrLen+5)
 
 	// Owner: the request goroutine (route.serve); freed in its cleanup.
-	arena := C.gohttp__arena_new(C.size_t(size))
+	arena := alloc(size)
 	if arena == nil {
 		return nil
 	}

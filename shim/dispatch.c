@@ -126,6 +126,50 @@ int gohttp__exchange_free(uint64_t h)
     return GOHTTP_OK;
 }
 
+uintptr_t gohttp__exchange_acquire(uint64_t h)
+{
+    uintptr_t payload = 0;
+    if (gohttp__exchange_deref(h, &payload) != GOHTTP_OK)
+        return 0;
+    return payload;
+}
+
+/* Contract in gohttp.h. The use-reference is taken and given back here,
+ * in C, on the calling thread; the Go half runs between the two, recovers
+ * its own panics and never keeps buf. */
+int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len)
+{
+    uintptr_t ex = gohttp__exchange_acquire(w);
+    if (ex == 0)
+        return GOHTTP_ESTALE;
+    int64_t rc = gohttp__go_write(ex, buf, len);
+    gohttp__exchange_release(w);
+    return rc;
+}
+
+gohttp__request_start gohttp__request_begin(size_t size, uintptr_t payload)
+{
+    gohttp__request_start r = {NULL, 0};
+    /* Owner of both: the calling request goroutine (lib/dispatch.go
+     * route.serve), which gives them back in gohttp__request_end. */
+    r.arena = gohttp__arena_new(size);
+    if (r.arena != NULL)
+        r.handle = gohttp__exchange_ref(payload);
+    return r;
+}
+
+void gohttp__request_end(uint64_t h, void *arena, int served)
+{
+    /* Handle first: once its free returns no callback can be running on
+     * the exchange, so nothing the library does can still touch the arena
+     * (the handler itself has returned, or called gohttp_done). */
+    if (h != 0)
+        gohttp__exchange_free(h);
+    gohttp__arena_free(arena);
+    if (served)
+        gohttp__count_served();
+}
+
 /* The server whose handler this thread is running (push), and the server
  * whose pulled exchanges this thread holds with how many are open (pull);
  * 0 for none. */

@@ -52,6 +52,42 @@ GOHTTP_INTERNAL int gohttp__exchange_deref(uint64_t h, uintptr_t *payload);
 GOHTTP_INTERNAL void gohttp__exchange_release(uint64_t h);
 GOHTTP_INTERNAL int gohttp__exchange_free(uint64_t h);
 
+/* gohttp__exchange_deref for the hot path: the payload itself, or 0 for a
+ * stale, freed, forged or 0 handle (counted and last error set, as deref).
+ * Exchange payloads are never 0 (lib/tokens.go starts at 1), and no
+ * out-pointer means cgo need not move a Go variable to the heap for it.
+ * On success the caller owns one use-reference: gohttp__exchange_release. */
+GOHTTP_INTERNAL uintptr_t gohttp__exchange_acquire(uint64_t h);
+
+/* The Go half of gohttp_write (lib/exchange.go). gohttp_write itself is C
+ * (dispatch.c): it holds the use-reference on the handle around this call,
+ * so the hottest callback crosses into Go once instead of crossing back
+ * twice more for deref and release. ex is the handle's payload. Hidden
+ * here so the Go export stays out of the library's dynamic symbols. */
+GOHTTP_INTERNAL int64_t gohttp__go_write(uintptr_t ex, gohttp__cvoid *buf, int64_t len);
+
+/* ---- request begin / end (dispatch.c) ---------------------------------- */
+
+/* What gohttp__request_begin made: arena NULL when out of memory (then
+ * handle is 0 too); handle 0 when the exchange table is full (the arena is
+ * still the caller's to end). */
+typedef struct gohttp__request_start {
+    void *arena;
+    uint64_t handle;
+} gohttp__request_start;
+
+/* Steps 3-4 of a request in one cgo crossing: gohttp__arena_new(size),
+ * then, if that worked, gohttp__exchange_ref(payload). Returned by value
+ * so Go passes no pointer. The caller owns both and gives them back with
+ * ONE gohttp__request_end, from its deferred cleanup. */
+GOHTTP_INTERNAL gohttp__request_start gohttp__request_begin(size_t size, uintptr_t payload);
+
+/* Step 6 in one cgo crossing, in the order safety needs: free handle h (if
+ * not 0; waits for in-flight use-references on other threads, stale from
+ * that instant), THEN free arena (NULL is ignored), then count one served
+ * request if served is not 0. */
+GOHTTP_INTERNAL void gohttp__request_end(uint64_t h, void *arena, int served);
+
 /* ---- trampolines (dispatch.c) ------------------------------------------ */
 
 /* Call a gohttp_handler / seed FuncPtr (cgo cannot call C function pointers).

@@ -1,0 +1,66 @@
+package main
+
+import "sync"
+
+// exchangeTokens maps the integer payloads of the C exchange table to their
+// Go *exchange. It plays the part runtime/cgo.Handle plays for servers,
+// with the same contract (C holds an integer, never a Go pointer; a token
+// names one exchange from put to drop), because it is on the per-request
+// path: cgo.Handle costs a map-node allocation per put and a concurrent-map
+// lookup per callback, this costs one short uncontended lock and, once the
+// slice has grown to the peak number of requests in flight, no allocation.
+//
+// Invariants:
+//   - Tokens start at 1, so 0 (what gohttp__exchange_acquire answers for a
+//     stale handle) never names an exchange.
+//   - route.serve drops a token only after gohttp__request_end returned,
+//     i.e. after the C handle carrying it was freed: every in-flight
+//     use-reference was released and every copy of the handle is stale.
+//     So no C caller can still obtain a token when it is dropped, and a
+//     reused token can never reach the exchange it named before (the
+//     generation check on the C handle guards against old handles).
+var exchangeTokens tokenTable
+
+type tokenTable struct {
+	mu   sync.Mutex
+	live []*exchange // live[t-1] is token t's exchange; nil when free
+	free []uintptr   // dropped tokens, reused last-in first-out
+}
+
+// put registers ex and returns its token (>= 1). Owner of the token: the
+// caller, which must drop it exactly once.
+func (t *tokenTable) put(ex *exchange) uintptr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.free); n > 0 {
+		tok := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.live[tok-1] = ex
+		return tok
+	}
+	t.live = append(t.live, ex)
+	return uintptr(len(t.live))
+}
+
+// get returns token tok's exchange, or nil for 0, an unknown or a dropped
+// token (a payload the exchange table should never hold: callers panic).
+func (t *tokenTable) get(tok uintptr) *exchange {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tok == 0 || tok > uintptr(len(t.live)) {
+		return nil
+	}
+	return t.live[tok-1]
+}
+
+// drop forgets token tok so the exchange can be collected and the token
+// reused. Dropping a free or unknown token is a bug in this package.
+func (t *tokenTable) drop(tok uintptr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tok == 0 || tok > uintptr(len(t.live)) || t.live[tok-1] == nil {
+		panic("gohttp: drop of a token that is not live")
+	}
+	t.live[tok-1] = nil
+	t.free = append(t.free, tok)
+}
