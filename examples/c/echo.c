@@ -119,32 +119,5 @@ static void echo(gohttp_handle w, const gohttp_request *req, void *userdata)
 int main(int argc, char **argv)
 {
     const char *addr = argc > 1 ? argv[1] : "127.0.0.1:0";
-    setvbuf(stdout, NULL, _IOLBF, 0); /* scripts read the port line live */
-
-    gohttp_server s;
-    int rc = gohttp_server_new(NULL, &s);
-    if (rc != 0) {
-        fprintf(stderr, "gohttp_server_new: %s\n", gohttp_strerror(rc));
-        return 1;
-    }
-    rc = gohttp_route(s, "/", echo, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "gohttp_route: %s: %s\n", gohttp_strerror(rc),
-                gohttp_last_error());
-        gohttp_free(s);
-        return 1;
-    }
-    if (signals_install() != 0) {
-        gohttp_free(s);
-        return 1;
-    }
-    int port = gohttp_start(s, addr);
-    if (port < 0) {
-        fprintf(stderr, "gohttp_start %s: %s: %s\n", addr,
-                gohttp_strerror(port), gohttp_last_error());
-        gohttp_free(s);
-        return 1;
-    }
-    printf("listening on port %d\n", port);
-    return serve_until_signal(s, 5000);
+    return serve_one_route(addr, "/", echo, 5000);
 }

@@ -111,3 +111,36 @@ int serve_until_signal(gohttp_server s, int64_t shutdown_timeout_ms)
         failed = 1;
     return failed;
 }
+
+int serve_one_route(const char *addr, const char *pattern, gohttp_handler fn,
+                    int64_t shutdown_timeout_ms)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0); /* scripts read the port line live */
+
+    gohttp_server s;
+    int rc = gohttp_server_new(NULL, &s);
+    if (rc != 0) {
+        fprintf(stderr, "gohttp_server_new: %s\n", gohttp_strerror(rc));
+        return 1;
+    }
+    rc = gohttp_route(s, pattern, fn, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "gohttp_route: %s: %s\n", gohttp_strerror(rc),
+                gohttp_last_error());
+        gohttp_free(s);
+        return 1;
+    }
+    if (signals_install() != 0) {
+        gohttp_free(s);
+        return 1;
+    }
+    int port = gohttp_start(s, addr);
+    if (port < 0) {
+        fprintf(stderr, "gohttp_start %s: %s: %s\n", addr,
+                gohttp_strerror(port), gohttp_last_error());
+        gohttp_free(s);
+        return 1;
+    }
+    printf("listening on port %d\n", port);
+    return serve_until_signal(s, shutdown_timeout_ms);
+}

@@ -28,6 +28,14 @@ int signals_install(void);
  * 1 otherwise. s is freed (stale) afterwards whenever the wait succeeded. */
 int serve_until_signal(gohttp_server s, int64_t shutdown_timeout_ms);
 
+/* The whole life of a one-route example server: create it, route pattern
+ * to fn, install the signal handlers, start on addr, print "listening on
+ * port N" on stdout, then serve_until_signal(s, shutdown_timeout_ms).
+ * Returns the process exit status (1 with a message on stderr when a step
+ * before serving fails; the server is freed on those paths). */
+int serve_one_route(const char *addr, const char *pattern, gohttp_handler fn,
+                    int64_t shutdown_timeout_ms);
+
 /* Print the process-wide counters on one line prefixed by label and
  * return 1 if any live counter is not zero (or stats failed), else 0. */
 int report_counters(const char *label);
