@@ -57,8 +57,9 @@ $(EX_TESTS)/check_shim: tests/c/check_shim.c tests/c/http_client.c \
 	$(CC) $(CFLAGS) -o $@ $< tests/c/http_client.c $(EX_LINK) $(EX_CHECK_FLAGS)
 
 $(EX_TESTS)/load: tests/c/load.c tests/c/http_client.c tests/c/http_client.h \
+                  examples/c/serve_until_signal.c examples/c/serve_until_signal.h \
                   $(EX_LIBDEPS) | $(EX_TESTS)
-	$(CC) $(CFLAGS) -o $@ $< tests/c/http_client.c $(EX_LINK)
+	$(CC) $(CFLAGS) -o $@ $< tests/c/http_client.c examples/c/serve_until_signal.c $(EX_LINK)
 
 # timeout: the suite bounds itself (alarm) and so does every socket call;
 # this is the last line of defence so `make test` can never hang here.

@@ -28,6 +28,7 @@
 #include "gohttp.h"
 #include "gohttplib.h"
 #include "http_client.h"
+#include "serve_until_signal.h" /* report_counters */
 
 static const char hello_text[] = "Hello, world.\n";
 
@@ -135,25 +136,6 @@ static int drive(const char *label, int port, long total, int conns,
     return done == total && errors == 0 && started == conns ? 0 : -1;
 }
 
-/* Print the counters after a phase; 1 if a live counter is not zero. */
-static int check_counters(const char *label)
-{
-    gohttp_counters c;
-    if (gohttp_stats(&c) != 0) {
-        printf("%s: gohttp_stats failed\n", label);
-        return 1;
-    }
-    printf("%s stats: live_handles=%lld live_servers=%lld live_arenas=%lld "
-           "arena_bytes=%lld requests_served=%lld stale_rejections=%lld "
-           "panics_recovered=%lld\n",
-           label, (long long)c.live_handles, (long long)c.live_servers,
-           (long long)c.live_arenas, (long long)c.arena_bytes,
-           (long long)c.requests_served, (long long)c.stale_rejections,
-           (long long)c.panics_recovered);
-    return c.live_handles != 0 || c.live_servers != 0 || c.live_arenas != 0 ||
-           c.arena_bytes != 0;
-}
-
 /* Phase 1: gohttp.h. Returns 0 on success. */
 static int phase_gohttp(long total, int conns, int budget_s)
 {
@@ -182,7 +164,7 @@ static int phase_gohttp(long total, int conns, int budget_s)
                gohttp_last_error());
         failed = 1;
     }
-    return check_counters("gohttp.h") || failed;
+    return report_counters("gohttp.h stats") || failed;
 }
 
 static char seed_addr[64];
@@ -222,10 +204,10 @@ static int phase_seed(long total, int conns, int budget_s)
     limit.tv_sec += 15;
     if (pthread_timedjoin_np(t, NULL, &limit) != 0) {
         printf("ListenAndServe did not return within 15 s of Shutdown()\n");
-        check_counters("gohttplib.h");
+        report_counters("gohttplib.h stats");
         return 1; /* the thread still runs: do not pretend it is clean */
     }
-    return check_counters("gohttplib.h") || failed;
+    return report_counters("gohttplib.h stats") || failed;
 }
 
 /* Parse -n/-c/-t, run both phases; exit 0 only if both passed. */
