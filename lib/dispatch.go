@@ -59,6 +59,13 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	plantGoRace()
 
 	ex := &exchange{srv: s, rw: rw, req: r}
+	if rt.pull {
+		// Made here, with ex, before the token and handle that publish ex
+		// exist: gohttp_done on another thread reads them through the
+		// handle, so they must never be seen unset.
+		ex.done = make(chan struct{})
+		ex.cleaned = make(chan struct{})
+	}
 	var body []byte
 	if rt.seed != nil {
 		var err error
@@ -73,11 +80,6 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 			return false
 		}
 	}
-	if rt.pull {
-		ex.done = make(chan struct{})
-		ex.cleaned = make(chan struct{})
-	}
-
 	// Owner of token: this goroutine; dropped in the cleanup below, after
 	// the C handle that carries it is freed (lib/tokens.go).
 	token := exchangeTokens.put(ex)
@@ -109,6 +111,12 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 		ex.mu.Lock()
 		ex.finished = true
 		aborted = ex.aborted
+		if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
+			// A body read hit max_body_bytes and the handler wrote
+			// nothing: the answer is the library's 413.
+			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
+			ex.wroteHeader = true
+		}
 		ex.mu.Unlock()
 		exchangeTokens.drop(token)
 		if ex.cleaned != nil {

@@ -35,6 +35,13 @@ type exchange struct {
 	done     chan struct{}
 	cleaned  chan struct{}
 	doneOnce sync.Once
+	takerTid int // OS thread that took it with gohttp_next; guarded by srv.mu
+
+	// tooLarge: a body read hit max_body_bytes. The 413 is decided when the
+	// handler answers: its own gohttp_write_header status wins; a body
+	// written without one goes out under 413; nothing written at all gets
+	// the library's 413 at cleanup (route.serve).
+	tooLarge bool
 }
 
 // bodyReader is the request body limited to max_body_bytes, made on first
@@ -210,6 +217,7 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 	if n > 0 {
 		b = unsafe.Slice((*byte)(buf), n)
 	}
+	ex.implicitStatus()
 	m, err := ex.rw.Write(b)
 	ex.wroteHeader = true
 	switch {
@@ -221,6 +229,17 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 	return int64(m)
 }
 
+// implicitStatus sends 413 as the status a write or flush without an
+// explicit gohttp_write_header implies, when a body read hit
+// max_body_bytes: the handler did not choose 200, it just wrote. A status
+// the handler sent itself (ex.wroteHeader) is left alone. ex.mu held.
+func (ex *exchange) implicitStatus() {
+	if ex.tooLarge && !ex.wroteHeader {
+		ex.rw.WriteHeader(http.StatusRequestEntityTooLarge)
+		ex.wroteHeader = true
+	}
+}
+
 // gohttp_flush: contract in gohttp.h. Uses http.ResponseController so a
 // wrapped ResponseWriter still flushes.
 //
@@ -228,6 +247,7 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 func gohttp_flush(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
 	return C.int(withExchange(w, func(ex *exchange) int64 {
+		ex.implicitStatus()
 		err := http.NewResponseController(ex.rw).Flush()
 		ex.wroteHeader = true
 		if err != nil {
@@ -261,8 +281,9 @@ func gohttp_read_body(w C.gohttp_handle, buf unsafe.Pointer, capacity C.int64_t)
 }
 
 // readBody reads one chunk of the body into C memory. Past max_body_bytes
-// it answers ETOOLARGE, and turns the response into a 413 if no status was
-// sent yet (the handler may still write a body for it).
+// it answers ETOOLARGE and only records it (ex.tooLarge): the status is
+// decided when the handler answers, so a handler that catches the error
+// and sends its own status (a framework's error page) is not refused.
 func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
 	if capacity < 0 {
 		return int64(fail(codeInval, "read_body: negative capacity %d", capacity))
@@ -289,10 +310,7 @@ func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
 		case err == io.EOF:
 			return 0
 		case errors.As(err, &tooLarge):
-			if !ex.wroteHeader {
-				ex.rw.WriteHeader(http.StatusRequestEntityTooLarge)
-				ex.wroteHeader = true
-			}
+			ex.tooLarge = true
 			return int64(fail(codeTooLarge, "read_body: request body exceeds max_body_bytes (%d)", tooLarge.Limit))
 		default:
 			return int64(fail(codeIO, "read_body: %v", err))

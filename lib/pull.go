@@ -6,10 +6,15 @@ package main
 */
 import "C"
 
-import "time"
+import (
+	"syscall"
+	"time"
+)
 
-// gohttp_next: contract in gohttp.h. Marks the calling thread as holding an
-// exchange of s, so gohttp_wait on it from this thread is EDEADLK.
+// gohttp_next: contract in gohttp.h. Records the calling OS thread as the
+// taker of the exchange in s.pullOpen, so gohttp_wait(s) from this thread
+// is EDEADLK until the exchange is done (on whatever thread). An export
+// runs on the C thread that called it, so gettid here names that thread.
 //
 //export gohttp_next
 func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange) (rc C.int) {
@@ -29,11 +34,42 @@ func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange
 	if code != codeOK {
 		return C.int(code)
 	}
+	s.notePullTaken(offer.ex, syscall.Gettid())
 	out.w = C.gohttp_handle(offer.ex.handle)
 	out.req = (*C.gohttp_request)(offer.view)
 	out.userdata = offer.userdata
-	C.gohttp__set_pull_server(C.uint64_t(s.handle))
 	return 0
+}
+
+// notePullTaken records that OS thread tid holds ex until gohttp_done. It
+// runs before gohttp_next returns the handle, so no done can come first.
+// The taker id lives in ex but is only touched under s.mu: gohttp_done may
+// run on another thread, synchronized with this one only through C.
+func (s *server) notePullTaken(ex *exchange, tid int) {
+	s.mu.Lock()
+	ex.takerTid = tid
+	s.pullOpen[tid]++
+	s.mu.Unlock()
+}
+
+// notePullDone gives back the taker's count for ex (whichever thread
+// calls gohttp_done): the marker belongs to the thread that took it.
+func (s *server) notePullDone(ex *exchange) {
+	s.mu.Lock()
+	if n := s.pullOpen[ex.takerTid] - 1; n > 0 {
+		s.pullOpen[ex.takerTid] = n
+	} else {
+		delete(s.pullOpen, ex.takerTid)
+	}
+	s.mu.Unlock()
+}
+
+// holdsPulled reports whether OS thread tid holds an exchange of s that is
+// not done yet.
+func (s *server) holdsPulled(tid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pullOpen[tid] > 0
 }
 
 // next takes an exchange a request goroutine is offering. The hand-off
@@ -68,16 +104,9 @@ func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 //export gohttp_done
 func gohttp_done(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
-	p := C.gohttp__exchange_acquire(C.uint64_t(w))
-	if p == 0 {
-		return C.int(codeStale)
-	}
-	ex := exchangeTokens.get(uintptr(p))
-	// Give the use-reference back before signalling: the request goroutine
-	// frees the handle, which waits for every use-reference, ours included.
-	C.gohttp__exchange_release(C.uint64_t(w))
-	if ex == nil {
-		panic("gohttp: exchange table payload is not an exchange")
+	ex, code := doneLookup(w)
+	if code != codeOK {
+		return C.int(code)
 	}
 	if ex.done == nil {
 		return C.int(fail(codeState, "gohttp_done: not a pulled exchange (push handlers just return)"))
@@ -88,10 +117,24 @@ func gohttp_done(w C.gohttp_handle) (rc C.int) {
 		C.gohttp__count_stale()
 		return C.int(fail(codeStale, "gohttp_done: exchange already done"))
 	}
-	C.gohttp__clear_pull_server(C.uint64_t(ex.srv.handle))
+	ex.srv.notePullDone(ex)
 	close(ex.done)
 	// Return only once the handle is stale and the arena freed, so the
 	// caller may rely on "after done, w and req are gone".
 	<-ex.cleaned
 	return 0
+}
+
+// doneLookup resolves w to its exchange and gives the use-reference back
+// before returning, by defer, so a panic in the lookup cannot keep it: the
+// request goroutine frees the handle after done, and that free waits for
+// every use-reference; a leaked one would block the server's stop forever.
+func doneLookup(w C.gohttp_handle) (*exchange, int) {
+	p := C.gohttp__exchange_acquire(C.uint64_t(w))
+	if p == 0 {
+		return nil, codeStale
+	}
+	defer C.gohttp__exchange_release(C.uint64_t(w))
+	testPanicPoint()
+	return lookupExchange(p), codeOK
 }

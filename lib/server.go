@@ -16,6 +16,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -44,6 +45,7 @@ type server struct {
 	opts   serverOptions
 	mux    *http.ServeMux
 	hs     *http.Server
+	ln     net.Listener   // set at start; closed by beginShutdownMode before it returns
 	slots  chan struct{}  // dispatch slots; cap == max_handlers
 	queue  chan pullOffer // pull mode hand-off, unbuffered
 
@@ -54,6 +56,18 @@ type server struct {
 	closeDone     bool          // Shutdown (and Close if needed) finished
 	closing       chan struct{} // closed when shutdown begins (or at free)
 	stopped       chan struct{} // closed when state becomes stopped
+	// The drain of a shutdown in progress: drainCancel ends it (the
+	// remaining connections are then closed), drainTimer calls it at
+	// drainDeadline (zero: no deadline, timeout -1). A later
+	// gohttp_shutdown with an earlier deadline re-arms the timer. Guarded
+	// by mu; drainTimer is nil once the drain finished.
+	drainCancel   context.CancelFunc
+	drainTimer    *time.Timer
+	drainDeadline time.Time
+	// pullOpen counts, per OS thread id (gettid), the pulled exchanges that
+	// thread took with gohttp_next and nobody has gohttp_done'd yet. It
+	// feeds gohttp_wait's EDEADLK diagnosis; guarded by mu.
+	pullOpen map[int]int
 }
 
 // lookupServer resolves a server handle to its object. The use-reference is
@@ -87,12 +101,13 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		return C.int(code)
 	}
 	s := &server{
-		opts:    opts,
-		mux:     http.NewServeMux(),
-		slots:   make(chan struct{}, opts.maxHandlers),
-		queue:   make(chan pullOffer),
-		closing: make(chan struct{}),
-		stopped: make(chan struct{}),
+		opts:     opts,
+		mux:      http.NewServeMux(),
+		slots:    make(chan struct{}, opts.maxHandlers),
+		queue:    make(chan pullOffer),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		pullOpen: make(map[int]int),
 	}
 	s.hs = &http.Server{
 		Handler:           s.mux,
@@ -185,21 +200,43 @@ func (s *server) start(addr string) int {
 	if s.state != stateNew {
 		return fail(codeState, "start %q: server already started or shut down", addr)
 	}
-	ln, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fail(codeBind, "%v", err)
 	}
+	ln := &closeOnceListener{Listener: raw}
+	s.ln = ln
 	s.state = stateRunning
 	go s.serve(ln)
-	return ln.Addr().(*net.TCPAddr).Port
+	return raw.Addr().(*net.TCPAddr).Port
+}
+
+// closeOnceListener makes Close idempotent: beginShutdownMode closes the
+// listener itself (so it is closed when gohttp_shutdown returns), and
+// http.Server.Shutdown closes it again; that second close must not report
+// "use of closed network connection", which Shutdown would return as its
+// error and which would be mistaken for a drain that ran out of time.
+type closeOnceListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *closeOnceListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }
 
 // serve runs http.Server.Serve until shutdown. If Serve fails on its own
-// (not ErrServerClosed) the server shuts itself down so wait still ends.
+// the server shuts itself down so wait still ends. When beginShutdownMode
+// closed the listener before http.Server.Shutdown marked the server as
+// shutting down, Serve returns the accept error instead of ErrServerClosed;
+// the state is stopping by then, and the self-shutdown below must not
+// touch that drain (it would cut it to 0): it only acts on a running server.
 func (s *server) serve(ln net.Listener) {
 	err := s.hs.Serve(ln)
 	if !errors.Is(err, http.ErrServerClosed) {
-		s.beginShutdown(0)
+		s.beginShutdownMode(0, false, true)
 	}
 	s.mu.Lock()
 	s.serveReturned = true
@@ -243,16 +280,23 @@ func gohttp_listen_and_serve(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.in
 }
 
 // beginShutdown starts a graceful shutdown and returns at once: it never
-// blocks, so it is safe from inside a handler of this very server. A
-// goroutine runs http.Server.Shutdown with the timeout, then Close() if
-// handlers are still running. Later calls do nothing.
+// blocks, so it is safe from inside a handler of this very server. It
+// closes the listener itself, then a goroutine runs http.Server.Shutdown
+// until the drain deadline, and Close() if handlers are still running. A
+// later call can only bring the deadline forward.
 func (s *server) beginShutdown(timeout time.Duration) {
-	s.beginShutdownMode(timeout, false)
+	s.beginShutdownMode(timeout, false, false)
 }
 
-func (s *server) beginShutdownMode(timeout time.Duration, forever bool) {
+// beginShutdownMode is beginShutdown with the -1 (forever) timeout, and,
+// with onlyIfRunning, no effect on a shutdown already in progress (for the
+// server's own shutdown after Serve failed).
+func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if onlyIfRunning && s.state != stateRunning {
+		return
+	}
 	switch s.state {
 	case stateNew:
 		// Never served: nothing to drain.
@@ -264,26 +308,59 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever bool) {
 	case stateRunning:
 		s.state = stateStopping
 		close(s.closing)
+		// The contract says the listener closes now: close it before
+		// returning, so a connection attempted after gohttp_shutdown
+		// returned is refused, not accepted and then drained. Shutdown
+		// below closes it again (a no-op, closeOnceListener). A close
+		// error leaves nothing to retry: the socket is gone either way,
+		// and Serve returns on its next accept.
+		_ = s.ln.Close()
+	case stateStopping:
+		s.shortenDrainLocked(timeout, forever)
+		return
 	default:
 		return
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.drainCancel = cancel
+	s.shortenDrainLocked(timeout, forever)
 	go func() {
-		ctx, cancel := context.Background(), context.CancelFunc(func() {})
-		if !forever {
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-		}
-		if err := s.hs.Shutdown(ctx); err != nil {
+		if err := s.hs.Shutdown(ctx); err != nil && ctx.Err() != nil {
 			// Handlers outlived the timeout: close their connections.
 			// The handlers themselves still run to completion (Go cannot
 			// stop a C function); wait covers them through s.active.
 			s.hs.Close()
 		}
-		cancel()
 		s.mu.Lock()
+		if s.drainTimer != nil {
+			s.drainTimer.Stop()
+			s.drainTimer = nil
+		}
+		s.drainCancel = nil
 		s.closeDone = true
 		s.checkStoppedLocked()
 		s.mu.Unlock()
+		cancel()
 	}()
+}
+
+// shortenDrainLocked arms the drain deadline now+timeout if it is earlier
+// than the one in force (or none is): a second gohttp_shutdown with a
+// shorter timeout shortens the drain, a longer one or -1 never extends
+// it. No-op once the drain finished. s.mu must be held.
+func (s *server) shortenDrainLocked(timeout time.Duration, forever bool) {
+	if forever || s.drainCancel == nil {
+		return
+	}
+	deadline := time.Now().Add(timeout)
+	if !s.drainDeadline.IsZero() && !deadline.Before(s.drainDeadline) {
+		return
+	}
+	if s.drainTimer != nil {
+		s.drainTimer.Stop()
+	}
+	s.drainDeadline = deadline
+	s.drainTimer = time.AfterFunc(timeout, s.drainCancel)
 }
 
 // checkStoppedLocked moves stopping -> stopped once nothing of the server
@@ -308,16 +385,22 @@ func gohttp_shutdown(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	if code != codeOK {
 		return C.int(code)
 	}
-	s.beginShutdownMode(d, forever)
+	s.beginShutdownMode(d, forever, false)
 	return 0
 }
 
 // wait blocks until the server is stopped. Called from inside one of its
 // own handlers (or with one of its pulled exchanges open on this thread) it
 // would wait on itself: EDEADLK.
+//
+// It must run on the C thread of the export that called it (gettid names
+// the caller): pulled exchanges are counted per taker thread id.
 func (s *server) wait(d time.Duration, forever bool) int {
 	if C.gohttp__thread_serves(C.uint64_t(s.handle)) != 0 {
 		return fail(codeDeadlk, "gohttp_wait: called from inside one of the server's own handlers")
+	}
+	if s.holdsPulled(syscall.Gettid()) {
+		return fail(codeDeadlk, "gohttp_wait: the calling thread holds a pulled exchange of this server (gohttp_done it first)")
 	}
 	s.mu.Lock()
 	st := s.state
@@ -366,36 +449,50 @@ func gohttp_wait(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 //export gohttp_free
 func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	defer recoverInto(&rc)
+	gh, code := claimForFree(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	// The use-reference is back (claimForFree), so the free below, which
+	// waits for every use-reference, cannot wait on our own.
+	C.gohttp__server_free(C.uint64_t(sh))
+	gh.Delete()
+	C.gohttp__count_server(-1)
+	return 0
+}
+
+// claimForFree resolves sh and moves its server to stateFreed if it may be
+// freed (never started, or stopped). The use-reference is given back by
+// defer, as in lookupServer, so a panic here cannot leave one behind (it
+// would make every later free of the handle wait forever).
+func claimForFree(sh C.gohttp_server) (cgo.Handle, int) {
 	var p C.uintptr_t
 	if C.gohttp__server_deref(C.uint64_t(sh), &p) != 0 {
-		return C.int(codeStale)
+		return 0, codeStale
 	}
+	defer C.gohttp__server_release(C.uint64_t(sh))
+	testPanicPoint()
 	gh := cgo.Handle(p)
-	s := gh.Value().(*server)
+	s, ok := gh.Value().(*server)
+	if !ok {
+		panic("gohttp: server table payload is not a server")
+	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch s.state {
 	case stateRunning, stateStopping:
-		s.mu.Unlock()
-		C.gohttp__server_release(C.uint64_t(sh))
-		return C.int(fail(codeBusy, "gohttp_free: server is running; shutdown and wait first"))
+		return 0, fail(codeBusy, "gohttp_free: server is running; shutdown and wait first")
 	case stateFreed:
 		// Lost a race with another gohttp_free of the same handle.
-		s.mu.Unlock()
-		C.gohttp__server_release(C.uint64_t(sh))
 		C.gohttp__count_stale()
-		return C.int(fail(codeStale, "gohttp_free: server already freed"))
+		return 0, fail(codeStale, "gohttp_free: server already freed")
 	case stateNew:
 		// Wake gohttp_next callers blocked on a server that never ran.
 		close(s.closing)
 		close(s.stopped)
 	}
 	s.state = stateFreed
-	s.mu.Unlock()
-	C.gohttp__server_release(C.uint64_t(sh))
-	C.gohttp__server_free(C.uint64_t(sh))
-	gh.Delete()
-	C.gohttp__count_server(-1)
-	return 0
+	return gh, codeOK
 }
 
 // enterHandler admits a request into the server's handler count; false

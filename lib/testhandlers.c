@@ -533,3 +533,28 @@ int gohttp__test_start_on_thread(gohttp_server s, const char *addr, char *err, s
     pthread_join(th, NULL);
     return a.rc;
 }
+
+/* Too large: reads the body until an error, then answers according to the
+ * query: "quiet" writes nothing (the library owes a 413), "implicit"
+ * writes a body without a status, anything else sends its own 422 with a
+ * header, as a framework's error page does. The body names every code. */
+void gohttp__test_toolarge(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)ud;
+    char buf[512];
+    int64_t rc;
+    while ((rc = gohttp_read_body(w, buf, sizeof buf)) > 0)
+        ;
+    if (req->raw_query_len == 5 && memcmp(req->raw_query, "quiet", 5) == 0)
+        return;
+    char out[128];
+    if (req->raw_query_len == 8 && memcmp(req->raw_query, "implicit", 8) == 0) {
+        int n = snprintf(out, sizeof out, "implicit read=%lld\n", (long long)rc);
+        gohttp_write(w, out, n);
+        return;
+    }
+    int hdr = gohttp_set_header(w, "X-Own", 5, "yes", 3);
+    int st = gohttp_write_header(w, 422);
+    int n = snprintf(out, sizeof out, "own read=%lld hdr=%d status=%d\n", (long long)rc, hdr, st);
+    gohttp_write(w, out, n);
+}

@@ -34,6 +34,7 @@ const (
 	thAbort
 	thTwoWrites
 	thFirehose
+	thTooLarge
 )
 
 func (h testHandler) c() C.gohttp_handler {
@@ -64,6 +65,8 @@ func (h testHandler) c() C.gohttp_handler {
 		return C.gohttp_handler(C.gohttp__test_twowrites)
 	case thFirehose:
 		return C.gohttp_handler(C.gohttp__test_firehose)
+	case thTooLarge:
+		return C.gohttp_handler(C.gohttp__test_toolarge)
 	}
 	panic("unknown test handler")
 }

@@ -1,6 +1,6 @@
 /*
  * dispatch.c - the handle tables, the handler trampolines, and the
- * thread-local "which server is this thread serving" marker.
+ * thread-local "which server's push handler is this thread running" marker.
  *
  * cgo cannot call a C function pointer, so Go calls these trampolines with
  * the pointer as an argument. The trampoline runs on the OS thread of the
@@ -170,12 +170,12 @@ void gohttp__request_end(uint64_t h, void *arena, int served)
         gohttp__count_served();
 }
 
-/* The server whose handler this thread is running (push), and the server
- * whose pulled exchanges this thread holds with how many are open (pull);
- * 0 for none. */
+/* The server whose handler this thread is running (push); 0 for none.
+ * A push handler starts and returns on the same thread, so a thread-local
+ * is exact here. Pull mode cannot use one (gohttp_done may come from
+ * another thread, and one thread may hold exchanges of several servers):
+ * it is counted per taker thread id in Go (lib/pull.go). */
 static __thread uint64_t push_server;
-static __thread uint64_t pull_server;
-static __thread uint32_t pull_open;
 
 void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
                           const gohttp_request *req, void *userdata,
@@ -196,25 +196,7 @@ void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
     push_server = outer;
 }
 
-/* A thread holding exchanges of two servers at once is rare enough that
- * only the latest server is tracked; the marker only feeds the EDEADLK
- * diagnosis, it never guards memory. */
-void gohttp__set_pull_server(uint64_t server)
-{
-    if (pull_server != server) {
-        pull_server = server;
-        pull_open = 0;
-    }
-    pull_open++;
-}
-
-void gohttp__clear_pull_server(uint64_t server)
-{
-    if (pull_server == server && pull_open > 0 && --pull_open == 0)
-        pull_server = 0;
-}
-
 int gohttp__thread_serves(uint64_t server)
 {
-    return server != 0 && (push_server == server || pull_server == server);
+    return server != 0 && push_server == server;
 }

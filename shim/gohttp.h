@@ -156,14 +156,16 @@ int gohttp_start(gohttp_server s, const char *addr);
  * gohttp_shutdown. Returns 0 after a shutdown, or a start error. */
 int gohttp_listen_and_serve(gohttp_server s, const char *addr);
 
-/* Begin a graceful shutdown and return at once: the listener closes now,
+/* Begin a graceful shutdown and return at once: the listener is closed
+ * before it returns (a connection attempted afterwards is refused),
  * idle connections close, in-flight handlers get timeout_ms to finish,
  * then remaining connections are closed (the handlers themselves still run
  * to completion; gohttp_wait waits for them). timeout_ms -1 lets handlers
  * run as long as they need; other negative values are GOHTTP_EINVAL. Safe
  * from any thread, including from inside one of this server's handlers
- * (never deadlocks). Calling it again is harmless. On a server that was
- * never started it just marks it stopped. */
+ * (never deadlocks). Calling it again is harmless: a later call with a
+ * shorter timeout shortens the drain, a longer one (or -1) does not extend
+ * it. On a server that was never started it just marks it stopped. */
 int gohttp_shutdown(gohttp_server s, int64_t timeout_ms);
 
 /* Block until the server has stopped and every handler has returned, or
@@ -218,7 +220,9 @@ int gohttp_abort(gohttp_handle w);
 
 /* Read up to cap bytes of the request body into buf. Returns the count,
  * 0 at end of body, GOHTTP_ETOOLARGE once the body exceeds max_body_bytes
- * (the response becomes 413 if nothing was written), GOHTTP_EIO if the
+ * (the response becomes 413 if the handler writes nothing; a status the
+ * handler then sends with gohttp_write_header is sent as is, and a body
+ * written without one goes out with status 413), GOHTTP_EIO if the
  * client went away. At most 1 GiB is read per call; cap 0 returns 0. For
  * HTTP/1.x read the body before writing the response (net/http may close
  * the body once the response started). */

@@ -99,12 +99,9 @@ GOHTTP_INTERNAL void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
 GOHTTP_INTERNAL void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
                        uint64_t server);
 
-/* Pull mode: gohttp_next records on the calling thread that it holds an
- * exchange of server; gohttp_done clears it (only if it still names that
- * server). 1 if the calling thread is inside a handler of server or holds
- * one of its pulled exchanges. */
-GOHTTP_INTERNAL void gohttp__set_pull_server(uint64_t server);
-GOHTTP_INTERNAL void gohttp__clear_pull_server(uint64_t server);
+/* 1 if the calling thread is inside a push handler of server (the
+ * trampolines above mark it). Pulled exchanges are counted per taker
+ * thread on the Go side (server.pullOpen in lib/pull.go), not here. */
 GOHTTP_INTERNAL int gohttp__thread_serves(uint64_t server);
 
 /* ---- errors (errors.c) -------------------------------------------------- */
