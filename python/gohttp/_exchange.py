@@ -129,8 +129,9 @@ class Request:
         self._body = None      # bytes once .body was read
         self._body_eof = False
         self._consumed = 0     # body bytes handed out so far (read sizing)
-        # Set once a read hit max_body_bytes: the library has then committed
-        # a 413, so the dispatcher must not try to answer a 500 over it.
+        # Set once a read hit max_body_bytes: the library answers 413 if
+        # the handler writes nothing, so the dispatcher must not answer a
+        # 500 over it.
         self._too_large = False
 
     def invalidate(self):

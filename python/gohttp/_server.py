@@ -47,6 +47,9 @@ _DRAIN_GRACE = 1.0
 # How long a pull worker waits in gohttp_next before looking at its stop
 # flag again; short so that close() never waits long for a worker.
 _NEXT_TIMEOUT_MS = 250
+# Total time Server._join_workers gives the pull workers to return once the
+# server has stopped (more if the caller's own deadline is later).
+_WORKER_JOIN_TIMEOUT = 1.0
 
 _PUSH_ENTRY = ffi.addressof(lib, "gohttp_py_push_entry")
 
@@ -109,9 +112,9 @@ def _fail(rw, exc, route, rq=None):
     """Answer for a handler that raised: 500 if nothing was sent yet,
     otherwise close the connection (gohttp_abort) so the client sees a
     truncated response, never a complete-looking one.  After a body read
-    hit max_body_bytes the library has committed a 413 (rq._too_large):
-    whatever the handler raised then (typically HeadersSentError from its
-    own error page), that 413 is the answer."""
+    hit max_body_bytes (rq._too_large) the library answers 413 when the
+    handler wrote nothing, so whatever the handler raised then, nothing is
+    written here and that 413 is the answer."""
     if isinstance(exc, ClientDisconnectedError):
         logger.debug("client went away during %s: %s", route.pattern, exc)
         _abort_quietly(rw)
@@ -394,7 +397,10 @@ class Server:
             elif rc == lib.GOHTTP_ETIMEDOUT:
                 if self._stopped:
                     return
-            elif rc == lib.GOHTTP_ECLOSED:
+            elif rc == lib.GOHTTP_ECLOSED or self._freed:
+                # Shut down; or a worker that outlived _join_workers' bound
+                # found the server already freed (its handle is stale): not
+                # an error worth a log line.
                 return
             else:
                 logger.error("gohttp_next failed: %s",
@@ -443,12 +449,24 @@ class Server:
                 return False
 
     def _join_workers(self, deadline):
+        """Join the pull workers once the server has stopped (gohttp_wait
+        returned 0), so that no worker thread and none of its frames is
+        left when run() returns or the interpreter finalizes.
+
+        Bound: the whole call takes at most max(deadline - now,
+        _WORKER_JOIN_TIMEOUT) seconds, however many workers there are (a
+        total, not a per-thread, timeout).  After the server stopped every
+        handler has returned and gohttp_next answers GOHTTP_ECLOSED at
+        once, so a worker only has its own Python return left to do; the
+        bound matters only for a worker starved of CPU.  One that is still
+        alive after it is a daemon thread and ends on its own."""
+        end = time.monotonic() + _WORKER_JOIN_TIMEOUT
+        if deadline is not None:
+            end = max(end, deadline)
         for t in self._workers:
             if t is threading.current_thread():
                 continue
-            left = 2.0 if deadline is None else max(
-                0.05, deadline - time.monotonic())
-            t.join(left)
+            t.join(max(0.0, end - time.monotonic()))
 
     @property
     def running(self):

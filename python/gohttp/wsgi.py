@@ -142,10 +142,12 @@ def _path_info(url):
 class _Response:
     """The start_response/write state of one WSGI call."""
 
-    __slots__ = ("w", "status", "headers", "sent", "remaining", "no_body")
+    __slots__ = ("w", "req", "status", "headers", "sent", "remaining",
+                 "no_body")
 
-    def __init__(self, w):
+    def __init__(self, w, req):
         self.w = w
+        self.req = req
         self.status = None
         self.headers = None
         self.sent = False
@@ -185,6 +187,12 @@ class _Response:
             raise AssertionError("the application wrote a body before "
                                  "calling start_response")
         code = int(self.status[:3])
+        if code >= 500 and self.req._too_large:
+            # The app failed because wsgi.input hit max_body_bytes and
+            # rendered a generic error page (what frameworks do with an
+            # unexpected OSError): the client's fault is the body size, so
+            # it gets 413, with the app's page as the body.
+            code = 413
         w = self.w
         for name, value in self.headers:
             if name.lower() == "content-length":
@@ -283,7 +291,7 @@ class WSGIHandler:
             w.set_status(413)
             return
         env = self.environ(req)
-        resp = _Response(w)
+        resp = _Response(w, req)
         result = self.app(env, resp.start_response)
         try:
             stream = not isinstance(result, (list, tuple))

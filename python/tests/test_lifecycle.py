@@ -103,11 +103,14 @@ def test_signal_under_load_drains_and_exits_zero(sig, mode):
         time.sleep(0.3)                  # all are now inside the app
         sent = time.monotonic()
         proc.send_signal(sig)
-        rc = proc.wait(10)
+        # communicate() drains the pipes (a child blocked writing to a full
+        # stderr pipe would otherwise never exit).
+        _, err = proc.communicate(timeout=10)
+        rc = proc.returncode
         took = time.monotonic() - sent
         for t in threads:
             t.join(10)
-        assert rc == 0, proc.stderr.read()
+        assert rc == 0, err
         assert took < 5 + 1.5
         for i, r in enumerate(results):
             assert not isinstance(r, Exception), r
@@ -352,7 +355,10 @@ def test_signal_while_start_holds_lock_does_not_deadlock(mode):
 
 
 STUCK_HANDLER_SCRIPT = r"""
-import sys, threading, time, gohttp
+import faulthandler, signal, sys, threading, time, gohttp
+# If the process ever fails to exit, the test asks for every thread's
+# Python stack with SIGUSR1 before killing it (diagnosis only).
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 entered = threading.Event()
 def stuck(w, req):
     entered.set()
@@ -384,10 +390,25 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
         time.sleep(0.5)                  # the request is in the handler
         sent = time.monotonic()
         proc.send_signal(sig)
-        rc = proc.wait(20)
+        # communicate(), not wait(): it keeps reading the child's stdout
+        # and stderr pipes.  With wait() a child that writes more than a
+        # pipe buffer (64 KiB on Linux) to stderr -- a sanitizer report, a
+        # Go runtime traceback of every goroutine, many log lines -- blocks
+        # in write() and never exits, which looks exactly like a hang.
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            # A hang, not a slow exit (the bound below is 5 s): record
+            # where every thread of the child is, then fail.
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError("child did not exit within 20 s of the "
+                                 "signal; its threads:\n" + err[-20000:])
         took = time.monotonic() - sent
-        out = proc.stdout.read()
-        assert rc == 0, proc.stderr.read()
+        rc = proc.returncode
+        assert rc == 0, err
         assert "run returned" in out
         # drain_timeout 1 s, a grace second for run(), the exit hook's
         # short tail: far below the handler's 30 s.
@@ -396,6 +417,49 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+PULL_WORKERS_SCRIPT = r"""
+import threading, time, gohttp
+srv = gohttp.Server(dispatch="pull", threads=4)
+def slow(w, r):
+    print("in handler", flush=True)
+    time.sleep(0.5)    # the signal lands while a worker is in here
+    w.write("x")
+srv.route("/", slow)
+gohttp.run("127.0.0.1", 0, server=srv, drain_timeout=2,
+           ready=lambda p: print("listening on http://127.0.0.1:%d/" % p,
+                                 flush=True))
+alive = [t.name for t in threading.enumerate()
+         if t.name.startswith("gohttp-worker-")]
+print("workers alive after run:", len(alive), alive, flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_pull_workers_joined_before_run_returns(sig):
+    """After a signal, run() returns only once the pull worker threads have
+    ended (they see GOHTTP_ECLOSED), so none is left running Python while
+    the interpreter finalizes."""
+    proc = spawn(["-c", PULL_WORKERS_SCRIPT])
+    try:
+        port = read_port(proc)
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=_try_request(port)))
+        t.start()
+        assert proc.stdout.readline() == "in handler\n"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=15)
+        t.join(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "workers alive after run: 0 []" in out, out + err
+    # The in-flight request was drained, not cut off.
+    assert result["r"][0] == 200 and result["r"][2] == b"x", result
 
 
 def test_exit_hook_closes_gate_even_if_interrupted():
