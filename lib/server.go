@@ -244,20 +244,32 @@ func (s *server) serve(ln net.Listener) {
 	s.mu.Unlock()
 }
 
+// startExport is the shared body of gohttp_start and gohttp_listen_and_serve:
+// validate the handle and address, then bind. Returns the server and the
+// bound port, or nil and a negative code.
+func startExport(sh C.gohttp_server, addr *C.gohttp__cchar) (*server, C.int) {
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return nil, C.int(code)
+	}
+	a, code := cStringArg("addr", (*C.char)(unsafe.Pointer(addr)), maxAddrLen)
+	if code != codeOK {
+		return nil, C.int(code)
+	}
+	port := C.int(s.start(a))
+	if port < 0 {
+		return nil, port
+	}
+	return s, port
+}
+
 // gohttp_start: contract in gohttp.h. Binds before returning.
 //
 //export gohttp_start
 func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	defer recoverInto(&rc)
-	s, code := lookupServer(sh)
-	if code != codeOK {
-		return C.int(code)
-	}
-	a, code := cStringArg("addr", (*C.char)(unsafe.Pointer(addr)), maxAddrLen)
-	if code != codeOK {
-		return C.int(code)
-	}
-	return C.int(s.start(a))
+	_, port := startExport(sh, addr)
+	return port
 }
 
 // gohttp_listen_and_serve: contract in gohttp.h: start, then wait forever.
@@ -265,16 +277,9 @@ func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 //export gohttp_listen_and_serve
 func gohttp_listen_and_serve(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	defer recoverInto(&rc)
-	s, code := lookupServer(sh)
-	if code != codeOK {
-		return C.int(code)
-	}
-	a, code := cStringArg("addr", (*C.char)(unsafe.Pointer(addr)), maxAddrLen)
-	if code != codeOK {
-		return C.int(code)
-	}
-	if port := s.start(a); port < 0 {
-		return C.int(port)
+	s, port := startExport(sh, addr)
+	if s == nil {
+		return port
 	}
 	return C.int(s.wait(0, true))
 }
