@@ -377,16 +377,27 @@ func (s *server) checkStoppedLocked() {
 	}
 }
 
+// serverAndTimeout is the argument check shared by gohttp_shutdown and
+// gohttp_wait: the server handle first (a stale handle is ESTALE whatever
+// the timeout), then the wait-style timeout.
+func serverAndTimeout(sh C.gohttp_server, name string, ms C.int64_t) (*server, time.Duration, bool, int) {
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return nil, 0, false, code
+	}
+	d, forever, code := timeoutArg(name, ms)
+	if code != codeOK {
+		return nil, 0, false, code
+	}
+	return s, d, forever, codeOK
+}
+
 // gohttp_shutdown: contract in gohttp.h. Never blocks (beginShutdownMode).
 //
 //export gohttp_shutdown
 func gohttp_shutdown(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
-	s, code := lookupServer(sh)
-	if code != codeOK {
-		return C.int(code)
-	}
-	d, forever, code := timeoutArg("gohttp_shutdown", timeoutMS)
+	s, d, forever, code := serverAndTimeout(sh, "gohttp_shutdown", timeoutMS)
 	if code != codeOK {
 		return C.int(code)
 	}
@@ -437,11 +448,7 @@ func (s *server) wait(d time.Duration, forever bool) int {
 //export gohttp_wait
 func gohttp_wait(sh C.gohttp_server, timeoutMS C.int64_t) (rc C.int) {
 	defer recoverInto(&rc)
-	s, code := lookupServer(sh)
-	if code != codeOK {
-		return C.int(code)
-	}
-	d, forever, code := timeoutArg("gohttp_wait", timeoutMS)
+	s, d, forever, code := serverAndTimeout(sh, "gohttp_wait", timeoutMS)
 	if code != codeOK {
 		return C.int(code)
 	}
