@@ -181,3 +181,47 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// getAsync GETs path in the background; the channel yields the body, or ""
+// if the request failed.
+func getAsync(ts *testServer, path string) <-chan string {
+	c := make(chan string, 1)
+	go func() {
+		resp, err := ts.client.Get(ts.base + path)
+		if err != nil {
+			c <- ""
+			return
+		}
+		c <- readAll(resp)
+	}()
+	return c
+}
+
+// getErrAsync GETs path in the background (reading the body to the end);
+// the channel yields the request's error, nil on success.
+func getErrAsync(ts *testServer, path string) <-chan error {
+	c := make(chan error, 1)
+	go func() {
+		resp, err := ts.client.Get(ts.base + path)
+		if err == nil {
+			readAll(resp)
+		}
+		c <- err
+	}()
+	return c
+}
+
+// callWithin runs f in the background and returns its result, failing the
+// test at once with msg if f has not returned within d.
+func callWithin(t *testing.T, d time.Duration, msg string, f func() int) int {
+	t.Helper()
+	c := make(chan int, 1)
+	go func() { c <- f() }()
+	select {
+	case rc := <-c:
+		return rc
+	case <-time.After(d):
+		t.Fatal(msg)
+		return 0
+	}
+}

@@ -190,14 +190,7 @@ func TestShutdownTimeoutWaitsForHandlers(t *testing.T) {
 	ts := newServer(t, nil)
 	ts.route("/block", thBlock, -1)
 	ts.start()
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := ts.client.Get(ts.base + "/block")
-		if err == nil {
-			readAll(resp)
-		}
-		errc <- err
-	}()
+	errc := getErrAsync(ts, "/block")
 	waitFor(t, 5*time.Second, "blocked handler", func() bool { return tBlockEntered() == 1 })
 	if rc := tShutdown(ts.h, 100); rc != eOK {
 		t.Fatal(rc)

@@ -77,21 +77,6 @@ func TestShutdownDrainAfterEarlyListenerClose(t *testing.T) {
 	}
 }
 
-// getAsync sends GET url in the background; the result arrives on the
-// returned channel ("" on any error).
-func getAsync(ts *testServer, path string) <-chan string {
-	c := make(chan string, 1)
-	go func() {
-		resp, err := ts.client.Get(ts.base + path)
-		if err != nil {
-			c <- ""
-			return
-		}
-		c <- readAll(resp)
-	}()
-	return c
-}
-
 // onOtherThread runs f on a goroutine; called from a goroutine locked to
 // its OS thread, f necessarily runs on another thread.
 func onOtherThread(f func() int) int {
@@ -221,15 +206,10 @@ func TestFreePanicKeepsNoReference(t *testing.T) {
 	if rc := tFree(h); rc != ePanic {
 		t.Errorf("free with an injected panic = %d, want EPANIC", rc)
 	}
-	done := make(chan int, 1)
-	go func() { done <- tFree(h) }()
-	select {
-	case rc := <-done:
-		if rc != eOK {
-			t.Errorf("second free = %d, want 0", rc)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("free after a recovered panic blocks: a use-reference leaked")
+	rc = callWithin(t, 5*time.Second, "free after a recovered panic blocks: a use-reference leaked",
+		func() int { return tFree(h) })
+	if rc != eOK {
+		t.Errorf("second free = %d, want 0", rc)
 	}
 }
 
@@ -254,15 +234,10 @@ func TestDonePanicKeepsNoReference(t *testing.T) {
 	if rc := tDone(w); rc != ePanic {
 		t.Errorf("done with an injected panic = %d, want EPANIC", rc)
 	}
-	second := make(chan int, 1)
-	go func() { second <- tDone(w) }()
-	select {
-	case rc := <-second:
-		if rc != eOK {
-			t.Errorf("done after the recovered panic = %d, want 0", rc)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("done after a recovered panic blocks: a use-reference leaked")
+	rc = callWithin(t, 5*time.Second, "done after a recovered panic blocks: a use-reference leaked",
+		func() int { return tDone(w) })
+	if rc != eOK {
+		t.Errorf("done after the recovered panic = %d, want 0", rc)
 	}
 	select {
 	case body := <-got:
@@ -330,14 +305,7 @@ func TestShutdownShorterTimeoutShortensDrain(t *testing.T) {
 	ts.route("/block", thBlock, -1)
 	ts.start()
 	t.Cleanup(tBlockRelease) // before the server's stop (cleanups run LIFO)
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := ts.client.Get(ts.base + "/block")
-		if err == nil {
-			readAll(resp)
-		}
-		errc <- err
-	}()
+	errc := getErrAsync(ts, "/block")
 	waitFor(t, 5*time.Second, "handler to block", func() bool { return tBlockEntered() == 1 })
 	if rc := tShutdown(ts.h, -1); rc != eOK {
 		t.Fatal(rc)
