@@ -22,14 +22,14 @@ type route struct {
 	fn       C.gohttp_handler
 	seed     *C.FuncPtr
 	pull     bool
-	userdata unsafe.Pointer // the host's pointer, passed back untouched
+	userdata uintptr // the host's value, passed back untouched (gohttp__route)
 }
 
 // pullOffer is what a pull-mode request hands to gohttp_next.
 type pullOffer struct {
 	ex       *exchange
 	view     unsafe.Pointer
-	userdata unsafe.Pointer
+	userdata uintptr
 }
 
 // ServeHTTP runs one request through the C side. All cleanup happens
@@ -61,10 +61,9 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	ex := &exchange{srv: s, rw: rw, req: r}
 	if rt.pull {
 		// Made here, with ex, before the token and handle that publish ex
-		// exist: gohttp_done on another thread reads them through the
-		// handle, so they must never be seen unset.
+		// exist: gohttp_done on another thread reads it through the handle,
+		// so it must never be seen unset.
 		ex.done = make(chan struct{})
-		ex.cleaned = make(chan struct{})
 	}
 	var body []byte
 	if rt.seed != nil {
@@ -80,74 +79,54 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 			return false
 		}
 	}
-	// Owner of token: this goroutine; dropped in the cleanup below, after
-	// the C handle that carries it is freed (lib/tokens.go).
-	token := exchangeTokens.put(ex)
+	// Owner of the token: this exchange; dropped by ex.end, after the C
+	// handle that carries it is freed (lib/tokens.go).
+	ex.token = exchangeTokens.put(ex)
 	// The arena and the handle come from ONE C call (gohttp__request_begin,
 	// made by alloc once the view is sized) and go back in ONE
-	// (gohttp__request_end). The cleanup is deferred before either exists,
-	// so a panic while the view is filled frees them too.
-	var arena unsafe.Pointer
-	var h C.uint64_t
+	// (gohttp__request_end, in ex.end). The cleanup is deferred before
+	// either exists, so a panic while the view is filled frees them too.
 	alloc := func(size uintptr) unsafe.Pointer {
-		// Owner of arena and h: this goroutine; freed in the cleanup below.
-		got := C.gohttp__request_begin(C.size_t(size), C.uintptr_t(token))
-		arena, h = got.arena, got.handle
-		return arena
+		// Owner of arena and handle: ex; freed by ex.end.
+		got := C.gohttp__request_begin(C.size_t(size), C.uintptr_t(ex.token))
+		ex.arena, ex.handle = got.arena, uint64(got.handle)
+		return ex.arena
 	}
 	ran := false
 	defer func() {
-		// Order matters: request_end frees the handle first (waits for
-		// calls still running on other threads, and makes every copy
-		// stale), then the arena; after it nothing in C can reach ex or
-		// the arena, so the token can go.
-		if arena != nil {
-			served := C.int(0)
-			if ran {
-				served = 1
-			}
-			C.gohttp__request_end(h, arena, served)
+		// A pulled exchange was ended by gohttp_done before it closed
+		// ex.done (on the caller's thread, so that done returns without
+		// waiting for this goroutine); every other path ends it here.
+		if !ex.taken {
+			ex.end(ran)
 		}
-		ex.mu.Lock()
-		ex.finished = true
 		aborted = ex.aborted
-		if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
-			// A body read hit max_body_bytes and the handler wrote
-			// nothing: the answer is the library's 413.
-			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
-			ex.wroteHeader = true
-		}
-		ex.mu.Unlock()
-		exchangeTokens.drop(token)
-		if ex.cleaned != nil {
-			close(ex.cleaned)
-		}
 	}()
 	if rt.seed != nil {
 		buildSeedView(r, body, alloc)
 	} else {
 		buildView(r, alloc)
 	}
-	if arena == nil {
+	if ex.arena == nil {
 		http.Error(rw, "out of memory", http.StatusServiceUnavailable)
 		return false
 	}
-	plantCgoPtr(arena, ex)
-	if h == 0 {
+	plantCgoPtr(ex.arena, ex)
+	if ex.handle == 0 {
 		http.Error(rw, "handle table full", http.StatusServiceUnavailable)
 		return false
 	}
-	ex.handle = uint64(h)
+	h := C.uint64_t(ex.handle)
 
 	switch {
 	case rt.pull:
-		ran = rt.handOff(ex, arena, r)
+		ran = rt.handOff(ex, ex.arena, r)
 	case rt.seed != nil:
 		ran = true
-		C.gohttp__call_seed(rt.seed, C.ResponseWriterPtr(h), (*C.Request)(arena), C.uint64_t(s.handle))
+		C.gohttp__call_seed(rt.seed, C.ResponseWriterPtr(h), (*C.Request)(ex.arena), C.uint64_t(s.handle))
 	default:
 		ran = true
-		C.gohttp__call_handler(rt.fn, C.gohttp_handle(h), (*C.gohttp_request)(arena), rt.userdata, C.uint64_t(s.handle))
+		C.gohttp__call_handler(rt.fn, C.gohttp_handle(h), (*C.gohttp_request)(ex.arena), C.uintptr_t(rt.userdata), C.uint64_t(s.handle))
 	}
 	return false // the deferred cleanup sets the real value
 }
@@ -172,6 +151,34 @@ func (rt *route) handOff(ex *exchange, arena unsafe.Pointer, r *http.Request) bo
 	case <-r.Context().Done():
 		return false
 	}
+	// Taken: from here gohttp_done owns the end of the exchange.
+	ex.taken = true
 	<-ex.done
 	return true
+}
+
+// end is step 6 for one exchange, run exactly once: by route.serve when
+// the handler returned (push, seed) or the exchange was never taken
+// (pull), by gohttp_done for a taken one. Order matters: request_end
+// frees the handle first (waits for calls still running on other threads,
+// and makes every copy stale), then the arena; after it nothing in C can
+// reach ex or the arena, so the token can go.
+func (ex *exchange) end(served bool) {
+	if ex.arena != nil {
+		flag := C.int(0)
+		if served {
+			flag = 1
+		}
+		C.gohttp__request_end(C.uint64_t(ex.handle), ex.arena, flag)
+		ex.arena = nil
+	}
+	ex.mu.Lock()
+	if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
+		// A body read hit max_body_bytes and the handler wrote nothing:
+		// the answer is the library's 413.
+		http.Error(ex.rw, "request body too large", http.StatusRequestEntityTooLarge)
+		ex.wroteHeader = true
+	}
+	ex.mu.Unlock()
+	exchangeTokens.drop(ex.token)
 }

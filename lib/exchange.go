@@ -28,13 +28,18 @@ type exchange struct {
 	body        io.ReadCloser // r.Body behind http.MaxBytesReader; see bodyReader
 	wroteHeader bool          // final status sent, explicitly or by a write
 	aborted     bool          // gohttp_abort was called
-	finished    bool          // handler returned / done: set after handle free
 
-	// Pull mode only: done is closed by gohttp_done, cleaned by the request
-	// goroutine once the handle and arena are freed.
+	// What ex.end gives back: the request arena (C memory, owned by the
+	// exchange until end frees it) and the exchangeTokens token.
+	arena unsafe.Pointer
+	token uintptr
+
+	// Pull mode only: done is closed by gohttp_done after it ended the
+	// exchange; taken is set (by the request goroutine, which alone reads
+	// it) once a gohttp_next caller received the exchange.
 	done     chan struct{}
-	cleaned  chan struct{}
 	doneOnce sync.Once
+	taken    bool
 	takerTid int // OS thread that took it with gohttp_next; guarded by srv.mu
 
 	// tooLarge: a body read hit max_body_bytes. The 413 is decided when the

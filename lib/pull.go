@@ -9,6 +9,7 @@ import "C"
 import (
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // gohttp_next: contract in gohttp.h. Records the calling OS thread as the
@@ -37,7 +38,9 @@ func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange
 	s.notePullTaken(offer.ex, syscall.Gettid())
 	out.w = C.gohttp_handle(offer.ex.handle)
 	out.req = (*C.gohttp_request)(offer.view)
-	out.userdata = offer.userdata
+	// Stored as the integer it is (see gohttp__route): C memory, written
+	// through a uintptr view so no unsafe.Pointer ever holds it.
+	*(*C.uintptr_t)(unsafe.Pointer(&out.userdata)) = C.uintptr_t(offer.userdata)
 	return 0
 }
 
@@ -98,8 +101,10 @@ func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 	}
 }
 
-// gohttp_done: contract in gohttp.h. Returns after the request goroutine
-// freed the handle and the arena.
+// gohttp_done: contract in gohttp.h. Ends the exchange on the calling
+// thread (handle freed, arena freed, token dropped) and only then wakes the
+// request goroutine, so it returns without waiting for that goroutine to
+// be scheduled.
 //
 //export gohttp_done
 func gohttp_done(w C.gohttp_handle) (rc C.int) {
@@ -118,10 +123,10 @@ func gohttp_done(w C.gohttp_handle) (rc C.int) {
 		return C.int(fail(codeStale, "gohttp_done: exchange already done"))
 	}
 	ex.srv.notePullDone(ex)
+	// doneLookup gave its use-reference back, so the handle free inside
+	// end waits only for calls other threads still make on w.
+	ex.end(true)
 	close(ex.done)
-	// Return only once the handle is stale and the arena freed, so the
-	// caller may rely on "after done, w and req are gone".
-	<-ex.cleaned
 	return 0
 }
 

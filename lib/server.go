@@ -156,11 +156,16 @@ func (s *server) addRoute(pattern string, h http.Handler) (code int) {
 	return codeOK
 }
 
-// gohttp_route: contract in gohttp.h. pattern is copied; userdata is kept
-// as an opaque C pointer.
+// gohttp__route is gohttp_route (pull == 0) and gohttp_route_queue
+// (pull != 0), whose contracts are in gohttp.h; the two public functions
+// are C wrappers in shim/dispatch.c that pass userdata on as an integer.
+// It stays one: the host's userdata is an opaque value, often not a
+// pointer at all ((void *)1), and a Go unsafe.Pointer holding such a value
+// is a fatal "invalid pointer" when the runtime scans or moves a stack.
+// pattern is copied.
 //
-//export gohttp_route
-func gohttp_route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_handler, userdata unsafe.Pointer) (rc C.int) {
+//export gohttp__route
+func gohttp__route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_handler, userdata C.uintptr_t, pull C.int) (rc C.int) {
 	defer recoverInto(&rc)
 	s, code := lookupServer(sh)
 	if code != codeOK {
@@ -169,27 +174,14 @@ func gohttp_route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_hand
 	pat, code := cStringArg("pattern", (*C.char)(unsafe.Pointer(pattern)), maxPatternLen)
 	if code != codeOK {
 		return C.int(code)
+	}
+	if pull != 0 {
+		return C.int(s.addRoute(pat, &route{srv: s, pull: true, userdata: uintptr(userdata)}))
 	}
 	if fn == nil {
 		return C.int(fail(codeInval, "route %q: handler is NULL", pat))
 	}
-	return C.int(s.addRoute(pat, &route{srv: s, fn: fn, userdata: userdata}))
-}
-
-// gohttp_route_queue: contract in gohttp.h (pull mode).
-//
-//export gohttp_route_queue
-func gohttp_route_queue(sh C.gohttp_server, pattern *C.gohttp__cchar, userdata unsafe.Pointer) (rc C.int) {
-	defer recoverInto(&rc)
-	s, code := lookupServer(sh)
-	if code != codeOK {
-		return C.int(code)
-	}
-	pat, code := cStringArg("pattern", (*C.char)(unsafe.Pointer(pattern)), maxPatternLen)
-	if code != codeOK {
-		return C.int(code)
-	}
-	return C.int(s.addRoute(pat, &route{srv: s, pull: true, userdata: userdata}))
+	return C.int(s.addRoute(pat, &route{srv: s, fn: fn, userdata: uintptr(userdata)}))
 }
 
 // start binds addr synchronously (so the caller learns a bind failure and

@@ -558,3 +558,131 @@ void gohttp__test_toolarge(gohttp_handle w, const gohttp_request *req, void *ud)
     int n = snprintf(out, sizeof out, "own read=%lld hdr=%d status=%d\n", (long long)rc, hdr, st);
     gohttp_write(w, out, n);
 }
+
+/* Writes its userdata as a number: routes registered with an integer
+ * userdata ((void *)7), not a pointer, must get it back unchanged. */
+void gohttp__test_userdata_value(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    putf(w, "ud=%lu", (unsigned long)(uintptr_t)ud);
+}
+
+/* One response in one call: the query names the case (see
+ * TestRespondOneCall). Every return code goes into X-Rc headers of the
+ * final answer. */
+void gohttp__test_respond(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)ud;
+    char q[64];
+    snprintf(q, sizeof q, "%.*s", (int)req->raw_query_len, req->raw_query);
+    if (strcmp(q, "plain") == 0) {
+        gohttp_header h[] = {{"X-A", 3, "1", 1}, {"X-A", 3, "2", 1},
+                             {"Content-Type", 12, "text/x-test", 11}};
+        gohttp_respond(w, 201, h, 3, "made", 4);
+        return;
+    }
+    if (strcmp(q, "refused") == 0) {
+        /* A bad header anywhere refuses the whole call: X-Leak must not
+         * reach the client, and the response is still open. */
+        gohttp_header bad[] = {{"X-Leak", 6, "yes", 3}, {"Bad Name", 8, "x", 1}};
+        gohttp_header crlf[] = {{"X-Split", 7, "a\r\nb", 4}};
+        int64_t rc1 = gohttp_respond(w, 200, bad, 2, "no", 2);
+        int64_t rc2 = gohttp_respond(w, 200, crlf, 1, NULL, 0);
+        int64_t rc3 = gohttp_respond(w, 200, NULL, 1, NULL, 0);
+        int64_t rc4 = gohttp_respond(w, 200, NULL, 0, NULL, -1);
+        int64_t rc5 = gohttp_respond(w, 200, NULL, 0, NULL, 5);
+        int64_t rc6 = gohttp_respond(w, 99, NULL, 0, NULL, 0);
+        int64_t rc7 = gohttp_respond(w, 200, bad, (size_t)1 << 20, NULL, 0);
+        char v[128];
+        int n = snprintf(v, sizeof v, "%lld %lld %lld %lld %lld %lld %lld",
+                         (long long)rc1, (long long)rc2, (long long)rc3, (long long)rc4,
+                         (long long)rc5, (long long)rc6, (long long)rc7);
+        gohttp_header rc[] = {{"X-Rc", 4, v, (size_t)n}};
+        gohttp_respond(w, 202, rc, 1, "ok", 2);
+        return;
+    }
+    if (strcmp(q, "twice") == 0) {
+        /* Status once; afterwards headers and status are refused, a
+         * body-only call appends. */
+        int64_t a = gohttp_respond(w, 200, NULL, 0, "a", 1);
+        gohttp_header late[] = {{"X-Late", 6, "1", 1}};
+        int64_t b = gohttp_respond(w, 0, late, 1, NULL, 0);
+        int64_t c = gohttp_respond(w, 201, NULL, 0, NULL, 0);
+        int64_t d = gohttp_respond(w, 0, NULL, 0, "b", 1);
+        putf(w, "|%lld %lld %lld %lld", (long long)a, (long long)b, (long long)c, (long long)d);
+        return;
+    }
+    if (strcmp(q, "nobody") == 0) {
+        int64_t a = gohttp_respond(w, 204, NULL, 0, "x", 1);
+        (void)a;
+        return;
+    }
+    /* status 0: the body goes out under 200 */
+    gohttp_respond(w, 0, NULL, 0, "implicit", 8);
+}
+
+/* Registration and read-back of integer userdata, in C, so that no Go
+ * unsafe.Pointer in the test holds a value that is not a pointer. */
+int gohttp__test_route_value(gohttp_server s, const char *pattern, gohttp_handler fn, uintptr_t ud)
+{
+    return gohttp_route(s, pattern, fn, (void *)ud);
+}
+
+int gohttp__test_route_queue_value(gohttp_server s, const char *pattern, uintptr_t ud)
+{
+    return gohttp_route_queue(s, pattern, (void *)ud);
+}
+
+uintptr_t gohttp__test_userdata_of(const gohttp_exchange *ex)
+{
+    return (uintptr_t)ex->userdata;
+}
+
+/* A puller on a thread the Go runtime did not create (as a Python worker
+ * is): serve exchanges, polling first as the Python worker loop does,
+ * until the server closes; count those whose userdata was not want. */
+static pthread_t value_puller;
+static gohttp_server value_server;
+static uintptr_t value_want;
+static int64_t value_served, value_wrong;
+
+static void *value_puller_main(void *p)
+{
+    (void)p;
+    for (;;) {
+        gohttp_exchange ex;
+        int rc = gohttp_next(value_server, 0, &ex);
+        if (rc == GOHTTP_ETIMEDOUT)
+            rc = gohttp_next(value_server, 100, &ex);
+        if (rc == GOHTTP_ETIMEDOUT)
+            continue;
+        if (rc != 0)
+            break;
+        if ((uintptr_t)ex.userdata != value_want)
+            value_wrong++;
+        /* Calls that run deep in net/http grow this thread's Go stack, so
+         * the collector later shrinks (copies) it, as under a real load. */
+        gohttp_header h[] = {{"Content-Type", 12, "text/plain", 10}};
+        gohttp_respond(ex.w, 200, h, 1, "pul", 3);
+        gohttp_flush(ex.w);
+        gohttp_write(ex.w, "led", 3);
+        gohttp_done(ex.w);
+        value_served++;
+    }
+    return NULL;
+}
+
+int gohttp__test_value_puller_start(gohttp_server s, uintptr_t want)
+{
+    value_server = s;
+    value_want = want;
+    value_served = value_wrong = 0;
+    return pthread_create(&value_puller, NULL, value_puller_main, NULL);
+}
+
+int64_t gohttp__test_value_puller_join(int64_t *wrong)
+{
+    pthread_join(value_puller, NULL);
+    *wrong = value_wrong;
+    return value_served;
+}

@@ -78,4 +78,17 @@ GOHTTP_TEST_API void gohttp__test_pull_join(gohttp_test_pull_result *out);
 GOHTTP_TEST_API int gohttp__test_start_on_thread(gohttp_server s, const char *addr,
                                                  char *err, size_t errcap);
 
+/* gohttp_respond cases chosen by the query, and a handler that writes its
+ * userdata as a number. */
+GOHTTP_TEST_API void gohttp__test_respond(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_userdata_value(gohttp_handle w, const gohttp_request *req, void *ud);
+
+GOHTTP_TEST_API int gohttp__test_route_value(gohttp_server s, const char *pattern,
+                                             gohttp_handler fn, uintptr_t ud);
+GOHTTP_TEST_API int gohttp__test_route_queue_value(gohttp_server s, const char *pattern, uintptr_t ud);
+GOHTTP_TEST_API uintptr_t gohttp__test_userdata_of(const gohttp_exchange *ex);
+
+GOHTTP_TEST_API int gohttp__test_value_puller_start(gohttp_server s, uintptr_t want);
+GOHTTP_TEST_API int64_t gohttp__test_value_puller_join(int64_t *wrong);
+
 #endif /* GOHTTP_TESTHANDLERS_H */

@@ -35,6 +35,8 @@ const (
 	thTwoWrites
 	thFirehose
 	thTooLarge
+	thRespond
+	thUserdataValue
 )
 
 func (h testHandler) c() C.gohttp_handler {
@@ -57,6 +59,10 @@ func (h testHandler) c() C.gohttp_handler {
 		return C.gohttp_handler(C.gohttp__test_wait_self)
 	case thPathValue:
 		return C.gohttp_handler(C.gohttp__test_pathvalue)
+	case thRespond:
+		return C.gohttp_handler(C.gohttp__test_respond)
+	case thUserdataValue:
+		return C.gohttp_handler(C.gohttp__test_userdata_value)
 	case thFlush:
 		return C.gohttp_handler(C.gohttp__test_flush)
 	case thAbort:
@@ -315,4 +321,41 @@ func tServerObject(s uint64) *server {
 		panic("tServerObject: stale server handle")
 	}
 	return srv
+}
+
+// tRouteValue registers handler h with an integer userdata ((void *)ud),
+// as C hosts do when the value is an index rather than a pointer; with
+// pull set it registers a queue route instead (h unused).
+func tRouteValue(s uint64, pattern string, h testHandler, ud uintptr, pull bool) int {
+	cp := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cp))
+	if pull {
+		return int(C.gohttp__test_route_queue_value(C.gohttp_server(s), cp, C.uintptr_t(ud)))
+	}
+	return int(C.gohttp__test_route_value(C.gohttp_server(s), cp, h.c(), C.uintptr_t(ud)))
+}
+
+// tNextValue takes an exchange and returns its userdata as the integer it
+// was registered as.
+func tNextValue(s uint64, ms int64) (rc int, w uint64, ud uintptr) {
+	var ex C.gohttp_exchange
+	rc = int(C.gohttp_next(C.gohttp_server(s), C.int64_t(ms), &ex))
+	if rc == 0 {
+		w = uint64(ex.w)
+		ud = uintptr(C.gohttp__test_userdata_of(&ex))
+	}
+	return rc, w, ud
+}
+
+// tValuePuller serves a queue route from a C thread (one the Go runtime
+// did not create) and checks each exchange's integer userdata is want;
+// join returns the exchanges served and how many had another userdata.
+func tValuePullerStart(s uint64, want uintptr) int {
+	return int(C.gohttp__test_value_puller_start(C.gohttp_server(s), C.uintptr_t(want)))
+}
+
+func tValuePullerJoin() (served, wrong int64) {
+	var w C.int64_t
+	served = int64(C.gohttp__test_value_puller_join(&w))
+	return served, int64(w)
 }

@@ -23,6 +23,9 @@ PY_GEN := $(PY_OUT)/_gohttp_cffi.c
 # generated file only. Everything else, -Werror included, stays on, so our
 # own C in gohttp_build.py's set_source is held to the project's rules.
 PY_CFLAGS := $(CFLAGS) -Wno-unused-parameter
+# python/gohttp_native.c uses the full CPython API (the extension is built
+# per interpreter version anyway), so cffi must not select the limited one.
+PY_CFLAGS += -D_CFFI_NO_LIMITED_API
 # Extra pytest arguments, e.g. make python-test PYTEST_ARGS='-k wsgi -x'.
 PYTEST_ARGS ?=
 
@@ -36,7 +39,7 @@ $(PY_PKG)/%.py: python/gohttp/%.py
 	@mkdir -p $(@D)
 	cp $< $@
 
-$(PY_GEN): python/gohttp_build.py
+$(PY_GEN): python/gohttp_build.py python/gohttp_native.c
 	@mkdir -p $(@D)
 	$(PYTHON) python/gohttp_build.py --emit $@
 

@@ -112,6 +112,9 @@ int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
                       const char *value, size_t value_len);
 int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
+int64_t gohttp_respond(gohttp_handle w, int status,
+                       const gohttp_header *headers, size_t header_count,
+                       const void *body, int64_t body_len);
 int gohttp_flush(gohttp_handle w);
 int gohttp_abort(gohttp_handle w);
 
@@ -151,6 +154,7 @@ extern "Python" void gohttp_py_handler(gohttp_handle w,
 
 void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
                           void *userdata);
+int gohttp_py_install(void);
 void gohttp_py_gate_close(void);
 void gohttp_py_gate_open(void);
 long gohttp_py_gate_inside(void);
@@ -162,9 +166,14 @@ long gohttp_py_gate_inside(void);
 # foreign thread could hang or crash, so such a thread answers 503 in C
 # and never touches the interpreter.
 SOURCE = r"""
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include "gohttp.h"
 
+@NATIVE@
 /* Defined by cffi from the extern "Python" cdef; forward-declared here so
  * the gate can call it (cffi documents this pattern). */
 static void gohttp_py_handler(gohttp_handle w, const gohttp_request *req,
@@ -208,7 +217,11 @@ void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
         gohttp_py_refuse(w);
         return;
     }
+    gohttp_handle saved_w;
+    const gohttp_request *saved_req;
+    gohttp_py_enter(w, req, &saved_w, &saved_req);
     gohttp_py_handler(w, req, userdata);
+    gohttp_py_leave(saved_w, saved_req);
     atomic_fetch_sub(&gohttp_py_gate_inside_count, 1);
 }
 
@@ -231,6 +244,12 @@ long gohttp_py_gate_inside(void)
 }
 """
 
+# The CPython-API half of the extension (worker loop, environ, respond),
+# one file of its own so it reads as C; it precedes the gate, which uses
+# its thread-local "current exchange".
+with open(os.path.join(HERE, "gohttp_native.c")) as _native:
+    SOURCE = SOURCE.replace("@NATIVE@", _native.read())
+
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF_API + CDEF_EXTENSION)
 ffibuilder.set_source(
@@ -239,6 +258,9 @@ ffibuilder.set_source(
     include_dirs=[INCLUDE_DIR],
     library_dirs=[LIB_DIR],
     libraries=["gohttp"],
+    # gohttp_native.c uses the full CPython API (mk/python.mk passes the
+    # same define).
+    define_macros=[("_CFFI_NO_LIMITED_API", None)],
     # $ORIGIN: the loader looks for libgohttp.so in the extension's own
     # directory, where every build method puts a copy.
     extra_link_args=["-Wl,-rpath,$ORIGIN"],

@@ -147,6 +147,18 @@ int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len)
     return rc;
 }
 
+/* Contracts in gohttp.h; the Go half keeps userdata as an integer. */
+int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
+                 void *userdata)
+{
+    return gohttp__route(s, pattern, fn, (uintptr_t)userdata, 0);
+}
+
+int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata)
+{
+    return gohttp__route(s, pattern, NULL, (uintptr_t)userdata, 1);
+}
+
 gohttp__request_start gohttp__request_begin(size_t size, uintptr_t payload)
 {
     gohttp__request_start r = {NULL, 0};
@@ -178,12 +190,12 @@ void gohttp__request_end(uint64_t h, void *arena, int served)
 static __thread uint64_t push_server;
 
 void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
-                          const gohttp_request *req, void *userdata,
+                          const gohttp_request *req, uintptr_t userdata,
                           uint64_t server)
 {
     uint64_t outer = push_server; /* a handler may serve a nested server */
     push_server = server;
-    fn(w, req, userdata);
+    fn(w, req, (void *)userdata);
     push_server = outer;
 }
 

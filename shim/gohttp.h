@@ -205,6 +205,19 @@ int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
  * GOHTTP_ESTATE when the status sent allows no body, e.g. 204 or 304). */
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
 
+/* A whole response in one call, for handlers that know it at once: add
+ * each of headers[0..header_count) (as gohttp_add_header), then send
+ * status (as gohttp_write_header; 0 sends none, so a body goes out under
+ * 200 or the status sent before), then write body_len bytes of body (as
+ * gohttp_write; body may be NULL when body_len is 0). Every header is
+ * validated before anything changes: on GOHTTP_EINVAL or GOHTTP_ESTATE
+ * from a header, nothing was sent or set. Returns the body bytes written
+ * (0 for none) or a negative code. At most 65536 headers; headers and body
+ * are only read during the call. Further gohttp_write calls may follow. */
+int64_t gohttp_respond(gohttp_handle w, int status,
+                       const gohttp_header *headers, size_t header_count,
+                       const void *body, int64_t body_len);
+
 /* Send buffered body bytes to the client now (chunked encoding when no
  * Content-Length was set). */
 int gohttp_flush(gohttp_handle w);

@@ -28,6 +28,7 @@
 typedef const char gohttp__cchar;
 typedef const void gohttp__cvoid;
 typedef const gohttp_options gohttp__coptions;
+typedef const gohttp_header gohttp__cheader;
 
 /* ---- handles (dispatch.c) ------------------------------------------------ */
 
@@ -66,6 +67,11 @@ GOHTTP_INTERNAL uintptr_t gohttp__exchange_acquire(uint64_t h);
  * here so the Go export stays out of the library's dynamic symbols. */
 GOHTTP_INTERNAL int64_t gohttp__go_write(uintptr_t ex, gohttp__cvoid *buf, int64_t len);
 
+/* gohttp_route and gohttp_route_queue (lib/server.go): userdata as the
+ * integer it may well be, never as a pointer Go would have to hold. */
+int gohttp__route(gohttp_server s, gohttp__cchar *pattern, gohttp_handler fn,
+                  uintptr_t userdata, int pull);
+
 /* ---- request begin / end (dispatch.c) ---------------------------------- */
 
 /* What gohttp__request_begin made: arena NULL when out of memory (then
@@ -94,7 +100,7 @@ GOHTTP_INTERNAL void gohttp__request_end(uint64_t h, void *arena, int served);
  * While fn runs, the calling thread's "current server" is server, so
  * gohttp_wait on that server from inside fn can answer GOHTTP_EDEADLK. */
 GOHTTP_INTERNAL void gohttp__call_handler(gohttp_handler fn, gohttp_handle w,
-                          const gohttp_request *req, void *userdata,
+                          const gohttp_request *req, uintptr_t userdata,
                           uint64_t server);
 GOHTTP_INTERNAL void gohttp__call_seed(FuncPtr *fn, ResponseWriterPtr w, Request *req,
                        uint64_t server);

@@ -1,38 +1,42 @@
 """Request, ResponseWriter and Headers: the Python view of one exchange.
 
 Lifetime rule (the reason this file exists): both objects are valid only
-while their handler runs.  The C request view they are built from lives in
-an arena that the library frees when the handler returns (push mode) or at
-gohttp_done (pull mode).  So:
+while their handler runs.  The C request view lives in an arena that the
+library frees when the exchange ends, so:
 
-* nothing here keeps a C pointer past invalidate(): the dispatcher calls
-  invalidate() on both objects BEFORE it returns to C, and every arena read
-  happens under the Request's lock after checking that it is still live, so
-  a thread that the handler started cannot read the arena while it is being
-  freed;
+* Request copies every field out of the arena when it is made, in ONE call
+  into the extension's C code (gohttp_native.c ``request``), on the thread
+  that runs the dispatcher, while the exchange is that thread's current
+  one; afterwards nothing reads the arena;
 * every accessor raises StaleHandleError once the handler returned, even for
-  values already copied into Python, so misuse is loud and consistent;
+  values already copied, so misuse is loud and consistent;
 * response calls go to C with the integer handle, which the library rejects
   with GOHTTP_ESTALE after the exchange ended (and which never names another
   request's response: handles are generation-checked).  The C library also
-  serializes calls on one response, so a thread writing concurrently with its
-  handler cannot interleave bytes.
+  serializes calls on one response.
+
+ResponseWriter keeps the status and headers a handler sets until the first
+body byte, flush() or the handler's return, and then hands status, headers
+and body to the library in ONE call (gohttp_respond); headers are checked
+against the library's rules when they are set, so a bad one still raises
+at the call that set it.
 
 Strings from the request are decoded as latin-1 (header values, method,
 host, proto, remote address: HTTP's byte-preserving convention, like
-http.client) except the decoded path, which is UTF-8 with surrogateescape
-(URL paths are percent-encoded UTF-8 in practice; surrogateescape keeps any
-other byte sequence round-trippable).
+http.client) except the decoded path, which is UTF-8 with surrogateescape.
 """
 
-import threading
 from collections.abc import Mapping
 
-from ._errors import RequestTooLargeError, StaleHandleError, check
+from ._errors import (HeadersSentError, RequestTooLargeError,
+                      StaleHandleError, check, error_for)
 from ._gohttp_cffi import ffi, lib
+from . import _native
 
-_unpack = ffi.unpack
 _from_buffer = ffi.from_buffer
+_respond = _native.respond
+_header_problem = _native.header_problem
+_request_fields = _native.request
 
 # Reads of the body go through one bytearray per call; 64 KiB matches what
 # Go's server reads per syscall and keeps small bodies to one C call.
@@ -101,111 +105,121 @@ class Headers(Mapping):
         return "Headers(%r)" % (self._pairs,)
 
 
-def _copy_headers(h, count):
-    # (name, value) str pairs out of the C header array (caller holds the
-    # Request lock and has checked liveness).
-    pairs = []
-    for i in range(count):
-        e = h[i]
-        pairs.append((_unpack(e.name, e.name_len).decode("latin-1"),
-                      _unpack(e.value, e.value_len).decode("latin-1")))
-    return pairs
+class Body:
+    """The request body of exchange w, read from Go on demand (the GIL is
+    released while Go reads).  Shared by Request and wsgi.input."""
+
+    __slots__ = ("_w", "_length", "_consumed", "eof", "too_large")
+
+    def __init__(self, w, length):
+        self._w = w
+        self._length = length   # declared Content-Length, None if unknown
+        self._consumed = 0      # bytes handed out so far (read sizing)
+        self.eof = False
+        # Set once a read hit max_body_bytes: the library answers 413 if
+        # the handler writes nothing, so no 500 may be answered over it.
+        self.too_large = False
+
+    def read(self, n):
+        """Up to n (> 0) bytes, b"" at the end; at most MAX_READ_BUFFER."""
+        if self.eof:
+            return b""
+        size = min(n, MAX_READ_BUFFER)
+        length = self._length
+        if length is not None:
+            # What is left of a declared body, plus one byte so that a
+            # body longer than declared still surfaces (Go then errors);
+            # at least 1 so that the end is read as end, not skipped.
+            size = max(1, min(size, length - self._consumed + 1))
+        buf = bytearray(size)
+        got = self._read_into(_from_buffer(buf), size)
+        if got == 0:
+            self.eof = True
+            return b""
+        self._consumed += got
+        del buf[got:]
+        return bytes(buf)
+
+    def read_all(self):
+        parts = []
+        buf = bytearray(_READ_CHUNK)
+        cbuf = _from_buffer(buf)
+        while not self.eof:
+            got = self._read_into(cbuf, _READ_CHUNK)
+            if got == 0:
+                self.eof = True
+                break
+            self._consumed += got
+            parts.append(bytes(buf[:got]))
+        return b"".join(parts)
+
+    def _read_into(self, cbuf, n):
+        try:
+            return check(lib.gohttp_read_body(self._w, cbuf, n), "read body")
+        except RequestTooLargeError:
+            self.too_large = True
+            raise
 
 
 class Request:
-    """The request being handled.  Attributes are str and copied from the
-    C view on first access (lazily: see python/README.md for the
-    measurement); the body is read from Go on demand."""
+    """The request being handled.  Its fields are copied from the C view
+    when it is made; the body is read from Go on demand."""
 
-    __slots__ = ("_w", "_req", "_lock", "_live", "_cache", "_body",
-                 "_body_eof", "_too_large", "_consumed", "__weakref__")
+    __slots__ = ("_w", "_live", "_fields", "_headers", "_body", "_all",
+                 "__weakref__")
 
-    def __init__(self, w, req):
+    def __init__(self, w):
         self._w = w            # integer handle; C rejects it once stale
-        self._req = req        # C view; dropped in invalidate()
-        self._lock = threading.Lock()
         self._live = True
-        self._cache = {}
-        self._body = None      # bytes once .body was read
-        self._body_eof = False
-        self._consumed = 0     # body bytes handed out so far (read sizing)
-        # Set once a read hit max_body_bytes: the library answers 413 if
-        # the handler writes nothing, so the dispatcher must not answer a
-        # 500 over it.
-        self._too_large = False
+        # (method, url, path, query, host, proto, remote_addr,
+        #  content_length, [(name, value), ...]); raises StaleHandleError
+        # unless w is the exchange this thread is dispatching.
+        self._fields = fields = _request_fields(w)
+        self._headers = None   # Headers, made on first use
+        length = fields[7]
+        self._body = Body(w, length if length >= 0 else None)
+        self._all = None       # bytes once .body was read
+
+    @property
+    def _too_large(self):
+        return self._body.too_large
 
     def invalidate(self):
-        """Called by the dispatcher before returning to C: from here on no
-        access reads the arena (taken under the lock, so an accessor running
-        on another thread either finished its copy or sees the flag)."""
-        with self._lock:
-            self._live = False
-            self._req = None
+        """Called by the dispatcher before returning to C."""
+        self._live = False
 
-    def _copy(self, key):
-        # Copies one field out of the arena, under the lock.
-        with self._lock:
-            if not self._live:
-                raise _stale("Request")
-            value = self._cache.get(key)
-            if value is not None:
-                return value
-            r = self._req
-            if key == "method":
-                value = _unpack(r.method, r.method_len).decode("latin-1")
-            elif key == "url":
-                value = _unpack(r.url, r.url_len).decode("latin-1")
-            elif key == "path":
-                value = _unpack(r.path, r.path_len).decode(
-                    "utf-8", "surrogateescape")
-            elif key == "query":
-                value = _unpack(r.raw_query, r.raw_query_len).decode("latin-1")
-            elif key == "host":
-                value = _unpack(r.host, r.host_len).decode("latin-1")
-            elif key == "proto":
-                value = _unpack(r.proto, r.proto_len).decode("latin-1")
-            elif key == "remote_addr":
-                value = _unpack(r.remote_addr, r.remote_addr_len).decode(
-                    "latin-1")
-            elif key == "content_length":
-                n = r.content_length
-                value = n if n >= 0 else -1
-            elif key == "headers":
-                value = Headers(_copy_headers(r.headers, r.header_count))
-            else:  # pragma: no cover - programming error
-                raise AttributeError(key)
-            self._cache[key] = value
-            return value
-
-    def _get(self, key):
+    def _field(self, i):
         if not self._live:
             raise _stale("Request")
-        value = self._cache.get(key)
-        if value is None:
-            value = self._copy(key)
-        return value
+        return self._fields[i]
 
-    method = property(lambda self: self._get("method"),
+    method = property(lambda self: self._field(0),
                       doc="Request method, e.g. 'GET'.")
-    url = property(lambda self: self._get("url"),
+    url = property(lambda self: self._field(1),
                    doc="Request target as sent, e.g. '/a%20b?x=1'.")
-    path = property(lambda self: self._get("path"),
+    path = property(lambda self: self._field(2),
                     doc="Decoded URL path, e.g. '/a b'.")
-    query = property(lambda self: self._get("query"),
+    query = property(lambda self: self._field(3),
                      doc="Raw query string without the '?'.")
-    host = property(lambda self: self._get("host"),
+    host = property(lambda self: self._field(4),
                     doc="Host header (or the URL's host).")
-    proto = property(lambda self: self._get("proto"),
+    proto = property(lambda self: self._field(5),
                      doc="Protocol, e.g. 'HTTP/1.1'.")
-    remote_addr = property(lambda self: self._get("remote_addr"),
+    remote_addr = property(lambda self: self._field(6),
                            doc="Client address 'ip:port'.")
-    headers = property(lambda self: self._get("headers"),
-                       doc="Request headers (Headers mapping).")
+
+    @property
+    def headers(self):
+        """Request headers (Headers mapping)."""
+        pairs = self._field(8)
+        if self._headers is None:
+            self._headers = Headers(pairs)
+        return self._headers
 
     @property
     def content_length(self):
         """Declared body length, or None when unknown (chunked)."""
-        n = self._get("content_length")
+        n = self._field(7)
         return None if n < 0 else n
 
     def read(self, n=-1):
@@ -218,45 +232,10 @@ class Request:
         if not self._live:
             raise _stale("Request")
         if n is None or n < 0:
-            return self._read_all()
-        if n == 0 or self._body_eof:
+            return self._body.read_all()
+        if n == 0:
             return b""
-        size = min(n, MAX_READ_BUFFER)
-        length = self.content_length
-        if length is not None:
-            # What is left of a declared body, plus one byte so that a
-            # body longer than declared still surfaces (Go then errors);
-            # at least 1 so that the end is read as end, not skipped.
-            size = max(1, min(size, length - self._consumed + 1))
-        buf = bytearray(size)
-        got = self._read_into(self._w, _from_buffer(buf), size)
-        if got == 0:
-            self._body_eof = True
-            return b""
-        self._consumed += got
-        del buf[got:]
-        return bytes(buf)
-
-    def _read_all(self):
-        parts = []
-        w = self._w
-        buf = bytearray(_READ_CHUNK)
-        cbuf = _from_buffer(buf)
-        while not self._body_eof:
-            got = self._read_into(w, cbuf, _READ_CHUNK)
-            if got == 0:
-                self._body_eof = True
-                break
-            self._consumed += got
-            parts.append(bytes(buf[:got]))
-        return b"".join(parts)
-
-    def _read_into(self, w, cbuf, n):
-        try:
-            return check(lib.gohttp_read_body(w, cbuf, n), "read body")
-        except RequestTooLargeError:
-            self._too_large = True
-            raise
+        return self._body.read(n)
 
     @property
     def body(self):
@@ -264,9 +243,9 @@ class Request:
         by the server's max_body_bytes (RequestTooLargeError past it)."""
         if not self._live:
             raise _stale("Request")
-        if self._body is None:
-            self._body = self._read_all()
-        return self._body
+        if self._all is None:
+            self._all = self._body.read_all()
+        return self._all
 
     def path_value(self, name):
         """Value of the path wildcard ``name`` ('id' in '/items/{id}'), ''
@@ -308,17 +287,34 @@ def _header_arg(value, what):
                     % (what, type(value).__name__))
 
 
+def _check_header(name, value):
+    """Raise ValueError where the library would refuse the header."""
+    problem = _header_problem(name, value)
+    if problem is not None:
+        raise ValueError("%s: %r" % (problem, name if value is None
+                                      else (name, value)))
+
+
+def _headers_sent(what):
+    return HeadersSentError(22, "%s: call not valid in this state "
+                            "(headers already sent)" % what)
+
+
 class ResponseWriter:
     """The response being written.  Every method raises StaleHandleError
     after the handler returned."""
 
-    __slots__ = ("_w", "_live", "_started", "_touched", "__weakref__")
+    __slots__ = ("_w", "_live", "_started", "_status", "_pending",
+                 "_committed", "_touched", "__weakref__")
 
     def __init__(self, w):
         self._w = w
         self._live = True
-        self._started = False   # status line committed (or body started)
-        self._touched = None    # header names set/added, for the 500 path
+        self._started = False   # final status set or body started
+        self._status = 0        # final status not yet given to the library
+        self._pending = []      # (name, value) bytes not yet given to it
+        self._committed = False  # the library has status/headers/body
+        self._touched = []      # header names given to the library
 
     def invalidate(self):
         """Called by the dispatcher before returning to C."""
@@ -337,46 +333,89 @@ class ResponseWriter:
             raise _stale("ResponseWriter")
         return self._w
 
+    def _commit(self, status, body, what):
+        """Give the library the pending status and headers (and body) in
+        one call; returns the body bytes written."""
+        pending = self._pending
+        if pending:
+            self._touched.extend([name for name, _ in pending])
+        self._pending = []
+        self._status = 0
+        rc = _respond(self._w, status, pending, body)
+        # EINVAL: refused before anything changed; any other outcome may
+        # have sent something, so later calls go straight to the library.
+        if rc != lib.GOHTTP_EINVAL:
+            self._committed = True
+        if rc < 0:
+            raise error_for(rc, what)
+        if body is not None or status >= 200 or status == 101:
+            self._started = True
+        return rc
+
     def set_status(self, code):
-        """Send the status line (100..999); a final status only once, before
-        the body.  1xx statuses other than 101 (e.g. 103 Early Hints) are
+        """Set the status (100..999); a final status only once, before the
+        body.  1xx statuses other than 101 (e.g. 103 Early Hints) are
         informational: they go out at once, with the headers set so far,
         and a final status may follow (as in Go's net/http)."""
         if isinstance(code, bool) or not isinstance(code, int):
             raise TypeError("status must be an int")
         if not 100 <= code <= 999:
             raise ValueError("invalid HTTP status %d" % code)
-        check(lib.gohttp_write_header(self._handle(), code), "set_status")
-        # Mirrors the library's own rule (lib/exchange.go writeHeader): only
-        # a final status commits the response; the 500 path relies on it.
-        if code >= 200 or code == 101:
-            self._started = True
+        self._handle()
+        final = code >= 200 or code == 101
+        if self._started:
+            raise _headers_sent("set_status(%d)" % code)
+        if not final:
+            self._commit(code, None, "set_status")
+            return
+        if self._committed:
+            check(lib.gohttp_write_header(self._w, code), "set_status")
+        else:
+            self._status = code
+        self._started = True
 
-    def _remember(self, name):
-        if self._touched is None:
-            self._touched = []
-        self._touched.append(name)
+    def _header_call(self, name, value, what):
+        # Validated bytes of a header call on a live, not yet sent response.
+        n = _header_arg(name, "header name")
+        v = None if value is None else _header_arg(value, "header value")
+        self._handle()
+        if self._started and not self._committed:
+            raise _headers_sent("%s %s" % (what, n.decode("latin-1")))
+        _check_header(n, v)
+        return n, v
+
+    def _forget(self, name):
+        low = name.lower()
+        self._pending = [p for p in self._pending if p[0].lower() != low]
 
     def set_header(self, name, value):
         """Replace header ``name`` with ``value`` (before the body)."""
-        n = _header_arg(name, "header name")
-        v = _header_arg(value, "header value")
-        check(lib.gohttp_set_header(self._handle(), n, len(n), v, len(v)),
-              "set_header")
-        self._remember(n)
+        n, v = self._header_call(name, value, "set_header")
+        if self._committed:
+            check(lib.gohttp_set_header(self._w, n, len(n), v, len(v)),
+                  "set_header")
+            self._touched.append(n)
+            return
+        self._forget(n)
+        self._pending.append((n, v))
 
     def add_header(self, name, value):
         """Add one more value to header ``name`` (before the body)."""
-        n = _header_arg(name, "header name")
-        v = _header_arg(value, "header value")
-        check(lib.gohttp_add_header(self._handle(), n, len(n), v, len(v)),
-              "add_header")
-        self._remember(n)
+        n, v = self._header_call(name, value, "add_header")
+        if self._committed:
+            check(lib.gohttp_add_header(self._w, n, len(n), v, len(v)),
+                  "add_header")
+            self._touched.append(n)
+            return
+        self._pending.append((n, v))
 
     def del_header(self, name):
         """Remove header ``name`` (before the body)."""
-        n = _header_arg(name, "header name")
-        check(lib.gohttp_del_header(self._handle(), n, len(n)), "del_header")
+        n, _ = self._header_call(name, None, "del_header")
+        if self._committed:
+            check(lib.gohttp_del_header(self._w, n, len(n)), "del_header")
+            return
+        self._forget(n)
 
     def write(self, data):
         """Write body bytes (bytes, bytearray, memoryview, or str as UTF-8);
@@ -386,18 +425,14 @@ class ResponseWriter:
             raise _stale("ResponseWriter")
         if isinstance(data, str):
             data = data.encode("utf-8")
-            n = len(data)
-        elif isinstance(data, (bytes, bytearray)):
-            n = len(data)
         elif isinstance(data, memoryview):
-            if data.c_contiguous:
-                n = data.nbytes
-            else:
-                data = data.tobytes()
-                n = len(data)
-        else:
+            data = data.tobytes()
+        elif not isinstance(data, (bytes, bytearray)):
             raise TypeError("write() takes bytes, bytearray, memoryview or "
                             "str, not %s" % type(data).__name__)
+        n = len(data)
+        if not self._committed:
+            return self._commit(self._status, data, "write")
         # The C library copies the bytes before returning (gohttp.h
         # ownership rule), so the buffer need only live for the call.
         if type(data) is not bytes:
@@ -410,13 +445,21 @@ class ResponseWriter:
 
     def flush(self):
         """Send buffered body bytes to the client now."""
-        check(lib.gohttp_flush(self._handle()), "flush")
+        w = self._handle()
+        if not self._committed:
+            self._commit(self._status, None, "flush")
+        check(lib.gohttp_flush(w), "flush")
         self._started = True
 
     def abort(self):
         """Close the connection when the handler returns instead of
         completing the response."""
         check(lib.gohttp_abort(self._handle()), "abort")
+
+    def _finish(self):
+        """The handler returned: hand over what it set and never sent."""
+        if not self._committed and (self._status or self._pending):
+            self._commit(self._status, None, "respond")
 
     def __repr__(self):
         return "<gohttp.ResponseWriter%s>" % ("" if self._live

@@ -31,13 +31,14 @@ from ._errors import (ClientDisconnectedError, GohttpError,
                       ServerBusyError, check)
 from ._exchange import Request, ResponseWriter
 from ._gohttp_cffi import ffi, lib
+from . import _native
 
 logger = logging.getLogger("gohttp")
 
 PUSH = "push"
 PULL = "pull"
 # Chosen by benchmark and by the exit-safety constraints: see README.md.
-DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PUSH)
+DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PULL)
 DEFAULT_THREADS = 16
 DEFAULT_DRAIN_TIMEOUT = 10.0
 # How long run() and the exit hook keep waiting for handlers after the
@@ -59,6 +60,7 @@ _PUSH_ENTRY = ffi.addressof(lib, "gohttp_py_push_entry")
 _in_handler = threading.local()
 
 _INTERNAL_ERROR = b"Internal Server Error\n"
+_ERROR_HEADERS = ((b"Content-Type", b"text/plain; charset=utf-8"),)
 
 
 def _ms(seconds, what, allow_forever=False):
@@ -96,24 +98,33 @@ def _positive(name, value, scale=1):
 
 
 class _Route:
-    """What a route's userdata handle points to.  Kept alive by the Server
-    (``_handles``) until gohttp_wait returned 0 and the server is freed, as
-    gohttp_route requires."""
+    """What a route's userdata names (push: a cffi handle to it; pull: its
+    index in Server._routes).  Kept alive by the Server until gohttp_wait
+    returned 0 and the server is freed, as gohttp_route requires.
 
-    __slots__ = ("fn", "pattern", "server")
+    ``serve(w)`` runs one exchange and never raises for the handler's own
+    errors: for a (w, req) handler it is _dispatch; an exchange handler
+    (the WSGI adapter) is called with the raw handle itself."""
 
-    def __init__(self, fn, pattern, server):
+    __slots__ = ("fn", "pattern", "server", "serve")
+
+    def __init__(self, fn, pattern, server, exchange=False):
         self.fn = fn
         self.pattern = pattern
         self.server = server
+        self.serve = fn if exchange else self._dispatch
+
+    def _dispatch(self, w):
+        _dispatch(self, w)
 
 
 def _fail(rw, exc, route, rq=None):
-    """Answer for a handler that raised: 500 if nothing was sent yet,
-    otherwise close the connection (gohttp_abort) so the client sees a
-    truncated response, never a complete-looking one.  After a body read
-    hit max_body_bytes (rq._too_large) the library answers 413 when the
-    handler wrote nothing, so whatever the handler raised then, nothing is
+    """Answer for a handler that raised: 500 if no final status was sent
+    yet (whatever the handler had set but not sent is dropped), otherwise
+    close the connection (gohttp_abort) so the client sees a truncated
+    response, never a complete-looking one.  After a body read hit
+    max_body_bytes (rq._too_large) the library answers 413 when the
+    handler sent nothing, so whatever the handler raised then, nothing is
     written here and that 413 is the answer."""
     if isinstance(exc, ClientDisconnectedError):
         logger.debug("client went away during %s: %s", route.pattern, exc)
@@ -136,16 +147,19 @@ def _fail(rw, exc, route, rq=None):
         _abort_quietly(rw)
         return
     w = rw._w
+    if not rw._committed:
+        # Nothing reached the library: one call answers 500.
+        if _native.respond(w, 500, _ERROR_HEADERS, _INTERNAL_ERROR) < 0:
+            _abort_quietly(rw)
+        return
+    # Only informational statuses went out: the headers given with them
+    # are still set and must not leak into the 500.
     try:
-        for name in rw._touched or ():
+        for name in rw._touched:
             lib.gohttp_del_header(w, name, len(name))
-        check(lib.gohttp_set_header(w, b"Content-Type", 12,
-                                    b"text/plain; charset=utf-8", 25),
-              "set_header")
-        check(lib.gohttp_write_header(w, 500), "write_header")
-        lib.gohttp_write(w, _INTERNAL_ERROR, len(_INTERNAL_ERROR))
+        if _native.respond(w, 500, _ERROR_HEADERS, _INTERNAL_ERROR) < 0:
+            _abort_quietly(rw)
     except GohttpError:
-        # Another thread of the handler sent something meanwhile.
         _abort_quietly(rw)
 
 
@@ -156,15 +170,17 @@ def _abort_quietly(rw):
         pass
 
 
-def _dispatch(route, w, req):
-    """Run route's handler for exchange w (request view req), then make both
-    Python objects stale BEFORE returning, so no Python code can reach the
-    arena after the caller frees it.  Never raises."""
+def _dispatch(route, w):
+    """Run route's handler for exchange w (the exchange this thread is
+    dispatching), hand over what it set but did not send, then make both
+    Python objects stale BEFORE returning.  Never raises for the handler's
+    errors."""
     rw = ResponseWriter(w)
-    rq = Request(w, req)
+    rq = Request(w)
     _in_handler.server = route.server
     try:
         route.fn(rw, rq)
+        rw._finish()
     except BaseException as exc:  # handler bugs must not escape into C
         try:
             _fail(rw, exc, route, rq)
@@ -182,12 +198,8 @@ def _answer_internal_error(w):
     library would complete the exchange with.  If a final status already
     went out, abort the connection instead (as _fail does).  C calls only,
     on preallocated constants, so it works while memory is short."""
-    lib.gohttp_set_header(w, b"Content-Type", 12,
-                          b"text/plain; charset=utf-8", 25)
-    rc = lib.gohttp_write_header(w, 500)
-    if rc == 0:
-        lib.gohttp_write(w, _INTERNAL_ERROR, len(_INTERNAL_ERROR))
-    elif rc == lib.GOHTTP_ESTATE:
+    if _native.respond(w, 500, _ERROR_HEADERS,
+                       _INTERNAL_ERROR) == lib.GOHTTP_ESTATE:
         lib.gohttp_abort(w)
 
 
@@ -223,7 +235,7 @@ def gohttp_py_handler(w, req, userdata):
     _dispatch never raises for handler errors; what it can raise (its own
     failure) is answered with a 500 here."""
     try:
-        _dispatch(ffi.from_handle(userdata), w, req)
+        ffi.from_handle(userdata).serve(w)
     except BaseException as exc:
         _dispatch_failed(w, exc)
 
@@ -299,6 +311,8 @@ class Server:
         check(lib.gohttp_server_new(opts, out), "gohttp_server_new")
         self._s = out[0]          # owner: this object; gohttp_free in _free
         self._handles = []        # ffi.new_handle()s given to C as userdata
+        self._routes = []         # pull mode: route index + 1 is userdata
+        self._pool = None         # pull mode: the workers' shared pool
         self._workers = []
         self._stopping = False
         self._drain_deadline = None  # monotonic end of the first shutdown
@@ -323,6 +337,13 @@ class Server:
                 self.route(pattern, f)
                 return f
             return decorator
+        self._add_route(pattern, fn, exchange=False)
+        return fn
+
+    def _add_route(self, pattern, fn, exchange):
+        """Register fn for pattern; with exchange=True fn(w) gets the raw
+        exchange handle and must answer it itself and never raise (the
+        WSGI adapter)."""
         if not callable(fn):
             raise TypeError("handler must be callable")
         if not isinstance(pattern, str):
@@ -335,15 +356,19 @@ class Server:
                 raise ValueError("route on a closed server")
             if self._started:
                 raise ValueError("route after start")
-            entry = _Route(fn, pattern, self)
-            handle = ffi.new_handle(entry)  # owner: self._handles
+            entry = _Route(fn, pattern, self, exchange)
             if self.dispatch == PUSH:
+                handle = ffi.new_handle(entry)  # owner: self._handles
                 rc = lib.gohttp_route(self._s, raw, _PUSH_ENTRY, handle)
+                check(rc, "route %r" % pattern)
+                self._handles.append(handle)
             else:
-                rc = lib.gohttp_route_queue(self._s, raw, handle)
-            check(rc, "route %r" % pattern)
-            self._handles.append(handle)
-        return fn
+                # userdata is the route's index + 1 in self._routes (an
+                # integer, never a pointer): the worker loop passes it back.
+                rc = lib.gohttp_route_queue(self._s, raw, ffi.cast(
+                    "void *", len(self._routes) + 1))
+                check(rc, "route %r" % pattern)
+                self._routes.append(entry)
 
     # -- lifecycle ------------------------------------------------------
 
@@ -364,6 +389,8 @@ class Server:
             with _live_lock:
                 _live_servers.add(self)
             if self.dispatch == PULL:
+                # One pool per server: the workers share its taker role.
+                self._pool = _native.pool()
                 for i in range(self.threads):
                     t = threading.Thread(target=self._work,
                                          name="gohttp-worker-%d" % i,
@@ -373,28 +400,16 @@ class Server:
         return got
 
     def _work(self):
-        # Pull-mode worker loop.  ex is this thread's own exchange struct
-        # (owner: this frame); each taken exchange is finished with
-        # gohttp_done whatever the handler did.
-        ex = ffi.new("gohttp_exchange *")
+        # Pull-mode worker: the extension's loop (gohttp_native.c serve)
+        # takes exchanges while it holds the GIL and returns None after
+        # _NEXT_TIMEOUT_MS without work, so the stop flag is seen.
+        serve = _native.serve
         s = self._s
+        dispatch = self._dispatch_pulled
+        pool = self._pool
         while True:
-            rc = lib.gohttp_next(s, _NEXT_TIMEOUT_MS, ex)
-            if rc == 0:
-                w = ex.w
-                try:
-                    _dispatch(ffi.from_handle(ex.userdata), w, ex.req)
-                except BaseException as exc:
-                    # The dispatcher itself failed: answer 500 and keep this
-                    # worker alive (an escaping exception would end the
-                    # thread and shrink the pool).
-                    try:
-                        _dispatch_failed(w, exc)
-                    except BaseException:  # pragma: no cover
-                        lib.gohttp_abort(w)
-                finally:
-                    lib.gohttp_done(w)
-            elif rc == lib.GOHTTP_ETIMEDOUT:
+            rc = serve(s, dispatch, pool, _NEXT_TIMEOUT_MS)
+            if rc is None:
                 if self._stopped:
                     return
             elif rc == lib.GOHTTP_ECLOSED or self._freed:
@@ -406,6 +421,16 @@ class Server:
                 logger.error("gohttp_next failed: %s",
                              ffi.string(lib.gohttp_strerror(rc)).decode())
                 return
+
+    def _dispatch_pulled(self, w, route):
+        """One pulled exchange, on a worker thread, for the extension's
+        loop: which ends it (gohttp_done) once this returns."""
+        try:
+            self._routes[route - 1].serve(w)
+        except BaseException as exc:
+            # The dispatcher itself failed: answer 500 and keep this worker
+            # alive (an escaping exception would end the thread).
+            _dispatch_failed(w, exc)
 
     def shutdown(self, timeout=DEFAULT_DRAIN_TIMEOUT):
         """Begin a graceful shutdown and return at once: no new connections,
@@ -493,6 +518,7 @@ class Server:
             check(lib.gohttp_free(self._s), "gohttp_free")
             self._freed = True
             self._handles = []
+            self._routes = []
         with _live_lock:
             _live_servers.discard(self)
         return True

@@ -16,31 +16,50 @@ Conventions chosen where PEP 3333 leaves room (all as in gunicorn/wsgiref):
 * Repeated headers are joined with "," (Cookie with "; "); header names
   containing "_" are dropped, since "X_User" and "X-User" would otherwise
   both become HTTP_X_USER (a header-spoofing vector behind proxies).
-* Headers are sent with the first non-empty body chunk (or when the
-  iterable ends); each chunk of a streamed (non-list) iterable is flushed to
-  the client as it is produced.
+* The environ is built by the extension's C code in one pass; status,
+  headers and the body of a list or tuple response go to the library in
+  one call.  Headers are sent with the first non-empty body chunk (or when
+  the iterable ends); each chunk of a streamed (non-list) iterable is
+  flushed to the client as it is produced.
 * Never more than Content-Length bytes are sent when the application
   declares one; a 1xx/204/304 response sends no body.
 """
 
+import logging
 import sys
-from urllib.parse import unquote_to_bytes
 
+from ._errors import (ClientDisconnectedError, GohttpError,
+                      RequestTooLargeError, check, error_for)
+from ._exchange import Body
+from ._gohttp_cffi import ffi, lib
 from ._server import DEFAULT_DRAIN_TIMEOUT, Server, run
+from . import _native
 
 __all__ = ["WSGIHandler", "WSGIInput", "make_server", "serve"]
 
+logger = logging.getLogger("gohttp")
+
+_environ = _native.environ
+_respond = _native.respond
+_write = lib.gohttp_write
+_flush = lib.gohttp_flush
+
 _LINE_CHUNK = 8192
-# Most one _fill asks Go for (Request.read caps its own buffer too).
+# Most one _fill asks Go for (Body.read caps its own buffer too).
 _FILL_CHUNK = 1024 * 1024
+_INTERNAL_ERROR = b"Internal Server Error\n"
+_ERROR_HEADERS = ((b"Content-Type", b"text/plain; charset=utf-8"),)
+_TOO_LARGE_HEADERS = ((b"Connection", b"close"),)
 
 
 class WSGIInput:
     """wsgi.input: the request body streamed from Go (read, readline,
     readlines, iteration).  Never reads past the body's end."""
 
-    def __init__(self, req):
-        self._req = req
+    __slots__ = ("_body", "_buf", "_eof")
+
+    def __init__(self, body):
+        self._body = body      # _exchange.Body of the exchange
         self._buf = bytearray()
         self._eof = False
 
@@ -51,7 +70,7 @@ class WSGIInput:
         # loop, so the buffer only ever grows by bytes actually received.
         if self._eof:
             return False
-        chunk = self._req.read(min(want, _FILL_CHUNK))
+        chunk = self._body.read(min(want, _FILL_CHUNK))
         if not chunk:
             self._eof = True
             return False
@@ -119,35 +138,15 @@ class WSGIInput:
         return line
 
 
-def _split_addr(addr):
-    # "1.2.3.4:5678" / "[::1]:5678" -> (host, port)
-    host, _, port = addr.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, port
-
-
-def _path_info(url):
-    # The request-target as sent: origin form "/p?q", absolute form
-    # "http://h/p?q", or "*".  PATH_INFO is its path, %-decoded to bytes,
-    # as latin-1 (PEP 3333's native-string rule).
-    raw = url.split("?", 1)[0]
-    if not raw.startswith("/") and "://" in raw:
-        rest = raw.split("://", 1)[1]
-        slash = rest.find("/")
-        raw = rest[slash:] if slash >= 0 else "/"
-    return unquote_to_bytes(raw).decode("latin-1")
-
-
 class _Response:
-    """The start_response/write state of one WSGI call."""
+    """The start_response/write state of one WSGI call on exchange w."""
 
-    __slots__ = ("w", "req", "status", "headers", "sent", "remaining",
+    __slots__ = ("w", "body", "status", "headers", "sent", "remaining",
                  "no_body")
 
-    def __init__(self, w, req):
+    def __init__(self, w, body):
         self.w = w
-        self.req = req
+        self.body = body        # _exchange.Body (for its too_large flag)
         self.status = None
         self.headers = None
         self.sent = False
@@ -179,32 +178,43 @@ class _Response:
         self.headers = headers
         return self.write
 
-    def send_headers(self):
-        """Commit status and headers (once)."""
-        if self.sent:
-            return
+    def _trim(self, data):
+        # What Content-Length still allows of data.
+        left = self.remaining
+        if left is None:
+            return data
+        if len(data) > left:
+            data = data[:left]
+        self.remaining = left - len(data)
+        return data
+
+    def send(self, data):
+        """Commit status, headers and the first body bytes (data, or None)
+        in one library call."""
         if self.status is None:
             raise AssertionError("the application wrote a body before "
                                  "calling start_response")
         code = int(self.status[:3])
-        if code >= 500 and self.req._too_large:
+        if code >= 500 and self.body.too_large:
             # The app failed because wsgi.input hit max_body_bytes and
             # rendered a generic error page (what frameworks do with an
             # unexpected OSError): the client's fault is the body size, so
             # it gets 413, with the app's page as the body.
             code = 413
-        w = self.w
         for name, value in self.headers:
-            if name.lower() == "content-length":
-                try:
-                    self.remaining = int(value)
-                except ValueError:
-                    raise ValueError("bad Content-Length %r" % value) \
-                        from None
-            w.add_header(name, value)
+            if len(name) == 14 and name.lower() == "content-length":
+                if not value.isdigit():
+                    raise ValueError("bad Content-Length %r" % value)
+                self.remaining = int(value)
         self.no_body = code < 200 or code in (204, 304)
-        w.set_status(code)
+        if self.no_body or not data:
+            data = None
+        else:
+            data = self._trim(data)
         self.sent = True
+        rc = _respond(self.w, code, self.headers, data)
+        if rc < 0:
+            raise error_for(rc, "respond")
 
     def write(self, data):
         """The write() callable and the iterable's sink."""
@@ -212,23 +222,48 @@ class _Response:
             raise TypeError("WSGI body chunks must be bytes, not %s"
                             % type(data).__name__)
         if not self.sent:
-            self.send_headers()
+            self.send(data)
+            return
         if self.no_body or not data:
             return
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return
-            if len(data) > self.remaining:
-                data = data[:self.remaining]
-            self.remaining -= len(data)
-        self.w.write(data)
+        data = self._trim(data)
+        if data:
+            if type(data) is not bytes:
+                data = bytes(data)
+            rc = _write(self.w, data, len(data))
+            if rc < 0:
+                check(rc, "write")
+
+    def fail(self, exc):
+        """The application (or the response) raised: 500 if nothing was
+        sent, else close the connection; the library's 413 stands after a
+        too large body when nothing was sent."""
+        w = self.w
+        if isinstance(exc, ClientDisconnectedError):
+            logger.debug("client went away: %s", exc)
+            lib.gohttp_abort(w)
+            return
+        if not self.sent and (self.body.too_large or
+                              isinstance(exc, RequestTooLargeError)):
+            logger.info("request body too large; answered 413")
+            return
+        logger.error("exception in WSGI application",
+                     exc_info=(type(exc), exc, exc.__traceback__))
+        if self.sent or _respond(w, 500, _ERROR_HEADERS,
+                                 _INTERNAL_ERROR) < 0:
+            lib.gohttp_abort(w)
 
 
 class WSGIHandler:
-    """A gohttp handler that calls a WSGI application.  server_name and
+    """Runs a WSGI application for gohttp exchanges.  server_name and
     port_of (a callable giving the bound port) fill SERVER_NAME/PORT;
     max_body_bytes lets a declared-too-large body get 413 before the
-    application runs."""
+    application runs.
+
+    Registered with make_server, the server hands it the raw exchange
+    (serve_exchange): the environ is built by the extension's C code in
+    one pass, and a list or tuple response goes to the library in one
+    call.  As a plain gohttp handler (w, req) it does the same."""
 
     def __init__(self, app, server_name="127.0.0.1", port_of=lambda: 0,
                  max_body_bytes=None):
@@ -236,76 +271,98 @@ class WSGIHandler:
         self.server_name = server_name
         self.port_of = port_of
         self.max_body_bytes = max_body_bytes
+        self._base = None
 
-    def environ(self, req):
-        """The PEP 3333 environ for req."""
-        remote_host, remote_port = _split_addr(req.remote_addr)
-        env = {
-            "REQUEST_METHOD": req.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": _path_info(req.url),
-            "QUERY_STRING": req.query,
-            "SERVER_NAME": self.server_name,
-            "SERVER_PORT": str(self.port_of()),
-            "SERVER_PROTOCOL": req.proto,
-            "REMOTE_ADDR": remote_host,
-            "REMOTE_PORT": remote_port,
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": WSGIInput(req),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        length = req.content_length
-        if length is not None:
-            env["CONTENT_LENGTH"] = str(length)
-        else:
-            # Chunked body: Go de-chunks it and wsgi.input returns b"" at
-            # its end, so frameworks may read to EOF without a length (as
-            # Werkzeug's own server signals for chunked requests only).
-            env["wsgi.input_terminated"] = True
-        host = req.host
-        if host:
-            env["HTTP_HOST"] = host
-        headers = req.headers
-        for name in headers:
-            if "_" in name:
-                continue
-            low = name.lower()
-            values = headers.get_all(name)
-            if low == "content-type":
-                env["CONTENT_TYPE"] = values[0]
-                continue
-            if low == "content-length" or low == "host":
-                continue
-            joined = ("; " if low == "cookie" else ",").join(values)
-            env["HTTP_" + name.upper().replace("-", "_")] = joined
+    def _base_environ(self):
+        # The keys every request shares; kept once the port is known.
+        base = self._base
+        if base is None:
+            port = self.port_of()
+            base = {
+                "SCRIPT_NAME": "",
+                "SERVER_NAME": self.server_name,
+                "SERVER_PORT": str(port),
+                "wsgi.version": (1, 0),
+                "wsgi.url_scheme": "http",
+                "wsgi.errors": sys.stderr,
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": False,
+                "wsgi.run_once": False,
+            }
+            if port:
+                self._base = base
+        return base
+
+    def environ(self, w):
+        """The PEP 3333 environ of exchange w (from the thread that is
+        dispatching it, while it runs)."""
+        w = getattr(w, "_w", w)
+        env = _environ(w, self._base_environ())
+        length = env.get("CONTENT_LENGTH")
+        env["wsgi.input"] = WSGIInput(Body(
+            w, None if length is None else int(length)))
         return env
 
-    def __call__(self, w, req):
-        limit = self.max_body_bytes
-        if limit is not None and (req.content_length or 0) > limit:
-            w.set_header("Connection", "close")
-            w.set_status(413)
-            return
-        env = self.environ(req)
-        resp = _Response(w, req)
-        result = self.app(env, resp.start_response)
+    def serve_exchange(self, w):
+        """Run the application for exchange w; never raises."""
+        resp = None
         try:
-            stream = not isinstance(result, (list, tuple))
-            for chunk in result:
-                if chunk:
-                    resp.write(chunk)
-                    if stream and not resp.no_body:
-                        w.flush()
-            if not resp.sent:
-                resp.send_headers()
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            env = _environ(w, self._base_environ())
+            length = env.get("CONTENT_LENGTH")
+            if length is not None:
+                length = int(length)
+                limit = self.max_body_bytes
+                if limit is not None and length > limit:
+                    _respond(w, 413, _TOO_LARGE_HEADERS, None)
+                    return
+            body = Body(w, length)
+            env["wsgi.input"] = WSGIInput(body)
+            resp = _Response(w, body)
+            result = self.app(env, resp.start_response)
+            try:
+                if type(result) is list or type(result) is tuple:
+                    if not result:
+                        data = None
+                    elif len(result) == 1:
+                        data = result[0]
+                    else:
+                        data = b"".join(result)
+                    if not isinstance(data, (bytes, bytearray)) and \
+                            data is not None:
+                        raise TypeError("WSGI body chunks must be bytes, "
+                                        "not %s" % type(data).__name__)
+                    if resp.sent:
+                        if data:
+                            resp.write(data)
+                    else:
+                        resp.send(data)
+                else:
+                    for chunk in result:
+                        if chunk:
+                            resp.write(chunk)
+                            # Each block goes to the client as it comes
+                            # (PEP 3333), except after the one that
+                            # completes a declared Content-Length: that
+                            # response is whole and leaves with the return.
+                            if not resp.no_body and resp.remaining != 0:
+                                check(_flush(w), "flush")
+                    if not resp.sent:
+                        resp.send(None)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except BaseException as exc:
+            if resp is None:
+                resp = _Response(w, Body(w, None))
+            try:
+                resp.fail(exc)
+            except GohttpError:
+                pass
+
+    def __call__(self, rw, req):
+        # As a plain (w, req) handler: the same exchange, by its handle.
+        self.serve_exchange(rw._w)
 
 
 def make_server(app, *, server_name="127.0.0.1", **server_options):
@@ -313,7 +370,7 @@ def make_server(app, *, server_name="127.0.0.1", **server_options):
     srv = Server(**server_options)
     handler = WSGIHandler(app, server_name, lambda: srv.port,
                           srv.max_body_bytes)
-    srv.route("/", handler)
+    srv._add_route("/", handler.serve_exchange, exchange=True)
     return srv
 
 

@@ -469,7 +469,8 @@ def test_exit_hook_closes_gate_even_if_interrupted():
     from gohttp import _server
     from gohttp._gohttp_cffi import ffi, lib
     calls = []
-    probe = _server._Route(lambda w, r: calls.append(1), "/probe", None)
+    probe = _server._Route(lambda w: calls.append(1), "/probe", None,
+                           exchange=True)
     handle = ffi.new_handle(probe)
 
     def gate_is_open():

@@ -245,7 +245,7 @@ def test_sub_millisecond_queue_timeout_is_not_the_default(make_server):
 
 # -- R8 ------------------------------------------------------------------
 
-def _failing_request(w, req):
+def _failing_request(*args):
     raise MemoryError("simulated: cannot build the Request")
 
 
