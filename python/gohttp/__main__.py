@@ -87,8 +87,12 @@ def parse_bind(text, default_port):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m gohttp",
-                                     description=__doc__.split("\n\n")[0])
+    paragraphs = __doc__.split("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="python -m gohttp", description=paragraphs[0],
+        # Signals, exit statuses and --workers, as in the module doc.
+        epilog="\n\n".join(paragraphs[3:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("app", nargs="?",
                         help="WSGI application, module:attribute")
     parser.add_argument("-b", "--bind", default=None,
