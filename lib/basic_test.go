@@ -34,7 +34,7 @@ func TestHello(t *testing.T) {
 
 func TestOptionsInitAndStrerror(t *testing.T) {
 	o := tOptionsInit()
-	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000}
+	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000, 0}
 	if o != want {
 		t.Errorf("gohttp_options_init = %+v, want %+v", o, want)
 	}

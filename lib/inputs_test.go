@@ -66,7 +66,7 @@ func TestBadServerInputs(t *testing.T) {
 	for _, o := range []tOptions{
 		{ReadHeaderTimeoutMS: -1}, {IdleTimeoutMS: -5}, {WriteTimeoutMS: -1}, {MaxHeaderBytes: -1},
 		{MaxBodyBytes: -1}, {MaxHandlers: -1}, {QueueTimeoutMS: -1}, {MaxHandlers: 1 << 20},
-		{MaxHeaderBytes: 1 << 40}, {ReadHeaderTimeoutMS: 1 << 62},
+		{MaxHeaderBytes: 1 << 40}, {ReadHeaderTimeoutMS: 1 << 62}, {ReusePort: 2}, {ReusePort: -1},
 	} {
 		o := o
 		if _, rc, msg := tServerNew(&o); rc != eInval || !strings.Contains(msg, "gohttp_options.") {

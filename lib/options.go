@@ -20,6 +20,7 @@ type serverOptions struct {
 	maxBodyBytes      int64
 	maxHandlers       int
 	queueTimeout      time.Duration
+	reusePort         bool // SO_REUSEPORT on the listener
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -88,6 +89,12 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 		return opts, fail(codeInval, "gohttp_options.max_handlers: %d out of range 0..%d", v, maxHandlersCap)
 	case v > 0:
 		opts.maxHandlers = int(v)
+	}
+	switch v := int32(o.reuse_port); v {
+	case 0, 1:
+		opts.reusePort = v == 1
+	default:
+		return opts, fail(codeInval, "gohttp_options.reuse_port: %d is neither 0 nor 1", v)
 	}
 	return opts, codeOK
 }

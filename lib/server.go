@@ -192,7 +192,7 @@ func (s *server) start(addr string) int {
 	if s.state != stateNew {
 		return fail(codeState, "start %q: server already started or shut down", addr)
 	}
-	raw, err := net.Listen("tcp", addr)
+	raw, err := s.listenConfig().Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fail(codeBind, "%v", err)
 	}
@@ -202,6 +202,33 @@ func (s *server) start(addr string) int {
 	go s.serve(ln)
 	return raw.Addr().(*net.TCPAddr).Port
 }
+
+// listenConfig is how start binds: plain, or with SO_REUSEPORT set on the
+// socket before bind when the reuse_port option asks for it (the option has
+// to be on every socket sharing the port, and the kernel only lets sockets
+// of the same effective user share it).
+func (s *server) listenConfig() *net.ListenConfig {
+	if !s.opts.reusePort {
+		return &net.ListenConfig{}
+	}
+	return &net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("setsockopt SO_REUSEPORT: %w", serr)
+		}
+		return nil
+	}}
+}
+
+// soReusePort is SO_REUSEPORT from asm-generic/socket.h (15, on x86-64 and
+// arm64 alike). The standard syscall package names it for linux/arm64 but
+// not for linux/amd64.
+const soReusePort = 0xf
 
 // closeOnceListener makes Close idempotent: beginShutdownMode closes the
 // listener itself (so it is closed when gohttp_shutdown returns), and

@@ -89,6 +89,7 @@ type tOptions struct {
 	MaxHeaderBytes, MaxBodyBytes                       int64
 	MaxHandlers                                        int32
 	QueueTimeoutMS                                     int64
+	ReusePort                                          int32
 }
 
 func (o *tOptions) toC() C.gohttp_options {
@@ -100,6 +101,7 @@ func (o *tOptions) toC() C.gohttp_options {
 		max_body_bytes:         C.int64_t(o.MaxBodyBytes),
 		max_handlers:           C.int32_t(o.MaxHandlers),
 		queue_timeout_ms:       C.int64_t(o.QueueTimeoutMS),
+		reuse_port:             C.int32_t(o.ReusePort),
 	}
 }
 
@@ -107,7 +109,8 @@ func tOptionsInit() tOptions {
 	var c C.gohttp_options
 	C.gohttp_options_init(&c)
 	return tOptions{int64(c.read_header_timeout_ms), int64(c.idle_timeout_ms), int64(c.write_timeout_ms),
-		int64(c.max_header_bytes), int64(c.max_body_bytes), int32(c.max_handlers), int64(c.queue_timeout_ms)}
+		int64(c.max_header_bytes), int64(c.max_body_bytes), int32(c.max_handlers), int64(c.queue_timeout_ms),
+		int32(c.reuse_port)}
 }
 
 // withThread runs f locked to one OS thread and returns its code with the

@@ -93,6 +93,7 @@ typedef struct gohttp_options {
     int64_t max_body_bytes;
     int32_t max_handlers;
     int64_t queue_timeout_ms;
+    int32_t reuse_port;
 } gohttp_options;
 
 void gohttp_options_init(gohttp_options *opts);

@@ -64,4 +64,5 @@ void gohttp_options_init(gohttp_options *opts)
     opts->max_body_bytes = 10 << 20;
     opts->max_handlers = 64;
     opts->queue_timeout_ms = 10000;
+    opts->reuse_port = 0;
 }

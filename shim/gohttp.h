@@ -126,6 +126,13 @@ typedef struct gohttp_options {
     int32_t max_handlers;           /* handlers running at once, default 64 */
     int64_t queue_timeout_ms;       /* wait for a handler slot before 503,
                                        default 10000                       */
+    int32_t reuse_port;             /* 1: set SO_REUSEPORT on the listener
+                                       before bind, so several servers (in
+                                       one or several processes of the same
+                                       user) can listen on one port and the
+                                       kernel spreads connections over
+                                       them; default 0; other values are
+                                       GOHTTP_EINVAL                       */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */
@@ -133,8 +140,8 @@ void gohttp_options_init(gohttp_options *opts);
 
 /* Create a server. opts may be NULL (defaults); zero fields take their
  * default; negative fields are GOHTTP_EINVAL, and so are max_handlers above
- * 65536 and max_header_bytes above 1 GiB (the last error names the field). On success stores the handle
- * in *out. The caller owns the server and must gohttp_free it. */
+ * 65536, max_header_bytes above 1 GiB and reuse_port other than 0 or 1
+ * (the last error names the field). On success stores the handle in *out. The caller owns the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 
 /* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").

@@ -4,6 +4,8 @@
     python -m gohttp pkg.module:app [--bind HOST:PORT] [--threads N]
                      [--max-handlers N] [--dispatch pull|push]
                      [--drain-timeout SECONDS] [--chdir DIR]
+                     [--workers N] [--max-requests N]
+                     [--max-requests-jitter N]
 
 APP follows gunicorn's convention: "module:attribute", where the attribute
 may be a call of a factory without arguments ("module:create_app()"), and
@@ -11,9 +13,21 @@ may be a call of a factory without arguments ("module:create_app()"), and
 The current directory is put on sys.path first, as gunicorn does.
 
 Once listening it prints "gohttp: listening on http://HOST:PORT/" to stdout
-(so a script using --bind HOST:0 learns the port).  SIGINT (Ctrl-C) and
-SIGTERM both drain in-flight requests (bounded by --drain-timeout) and exit
-with status 0; a bind failure exits with status 1 and the OS reason.
+(so a script using --bind HOST:0 learns the port).  SIGINT (Ctrl-C),
+SIGTERM and SIGHUP all drain in-flight requests (bounded by
+--drain-timeout) and exit with status 0; a bind failure exits with status 1
+and the OS reason.
+
+--workers N (N > 1) runs N worker processes, each its own interpreter and
+Go runtime, on the same HOST:PORT (SO_REUSEPORT), under a supervisor that
+restarts a worker that dies (backoff 0.1 s doubling up to 4 s) and prints
+the "listening" line once every worker listens.  SIGINT/SIGTERM to the
+supervisor: every worker drains, then it exits 0.  SIGHUP to the
+supervisor: graceful reload (new workers start and listen, then the old
+ones drain; code changed on disk is picked up).  --max-requests N recycles
+a worker after N requests plus a random 0..--max-requests-jitter (its
+replacement listens before it stops accepting); it implies the supervisor
+even with one worker.
 """
 
 import argparse
@@ -23,7 +37,7 @@ import os
 import sys
 
 import gohttp
-from gohttp import wsgi
+from gohttp import _workers, wsgi
 
 HELLO = b"Hello, world.\n"
 
@@ -73,8 +87,12 @@ def parse_bind(text, default_port):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m gohttp",
-                                     description=__doc__.split("\n\n")[0])
+    paragraphs = __doc__.split("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="python -m gohttp", description=paragraphs[0],
+        # Signals, exit statuses and --workers, as in the module doc.
+        epilog="\n\n".join(paragraphs[3:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("app", nargs="?",
                         help="WSGI application, module:attribute")
     parser.add_argument("-b", "--bind", default=None,
@@ -90,6 +108,16 @@ def main(argv=None):
                         default=gohttp._server.DEFAULT_DRAIN_TIMEOUT,
                         help="seconds in-flight requests get at shutdown")
     parser.add_argument("--chdir", default=None)
+    parser.add_argument("-w", "--workers", type=int, default=1,
+                        help="worker processes sharing the port "
+                        "(SO_REUSEPORT) under a supervisor; default 1: "
+                        "one process, no supervisor")
+    parser.add_argument("--max-requests", type=int, default=None,
+                        help="recycle a worker after this many requests "
+                        "(starts the supervisor)")
+    parser.add_argument("--max-requests-jitter", type=int, default=0,
+                        help="add a random 0..N to each worker's "
+                        "--max-requests, so workers do not recycle at once")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -102,6 +130,11 @@ def main(argv=None):
 
     options = dict(dispatch=args.dispatch, threads=args.threads,
                    max_handlers=args.max_handlers)
+    supervised = dict(workers=args.workers, max_requests=args.max_requests,
+                      max_requests_jitter=args.max_requests_jitter)
+    if (args.workers != 1 or args.max_requests is not None) and \
+            _workers.WORKER is None:
+        return supervise(parser, args, options, supervised)
     if args.app:
         host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
         app = load_app(args.app)
@@ -123,11 +156,42 @@ def main(argv=None):
 
     try:
         gohttp.run(host, port, server=srv, drain_timeout=args.drain_timeout,
-                   ready=ready)
+                   ready=ready, **supervised)
     except OSError as exc:
         srv.close()
         print("gohttp: cannot listen on %s:%d: %s" % (host, port, exc),
               file=sys.stderr)
+        return 1
+    return 0
+
+
+def supervise(parser, args, options, supervised):
+    """The supervisor of --workers/--max-requests.  It does not import the
+    application (each worker does); the options are checked here so a
+    usage error is reported once, by this process."""
+    try:
+        gohttp.Server(**options).close()
+        _workers.Supervisor("127.0.0.1", 0, drain_timeout=args.drain_timeout,
+                            command=[sys.executable], **supervised)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    default_port = 8000 if args.app else 5000
+    host, port = parse_bind(args.bind or "127.0.0.1:%d" % default_port,
+                            default_port)
+
+    def ready(bound):
+        print("gohttp: listening on http://%s:%d/" % (host, bound),
+              flush=True)
+
+    try:
+        gohttp.run(host, port, drain_timeout=args.drain_timeout, ready=ready,
+                   **supervised)
+    except OSError as exc:
+        print("gohttp: cannot listen on %s:%d: %s" % (host, port, exc),
+              file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
         return 1
     return 0
 

@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 
+from . import _workers
 from ._errors import (ClientDisconnectedError, GohttpError,
                       HeadersSentError, RequestTooLargeError,
                       ServerBusyError, check)
@@ -268,12 +269,17 @@ class Server:
                   except write_timeout=0, which means no write timeout
                   (the default too).  threads and max_handlers: None is
                   the default, values below 1 are a ValueError.
+    reuse_port    True: SO_REUSEPORT on the listener, so several servers
+                  (in this or other processes of the same user) listen on
+                  one port and the kernel spreads connections over them.
+                  None: True in a worker started by the supervisor
+                  (run(workers=N)), False elsewhere.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
-                 write_timeout=None, queue_timeout=None):
+                 write_timeout=None, queue_timeout=None, reuse_port=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -302,6 +308,12 @@ class Server:
                                                1000) if write_timeout else 0)
         if max_handlers is not None:
             opts.max_handlers = _positive("max_handlers", max_handlers)
+        if reuse_port is None:
+            reuse_port = _workers.WORKER is not None
+        elif not isinstance(reuse_port, bool):
+            raise TypeError("reuse_port must be True, False or None")
+        self.reuse_port = reuse_port
+        opts.reuse_port = 1 if reuse_port else 0
         if dispatch == PULL and opts.max_handlers < self.threads:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers
@@ -576,18 +588,42 @@ def shutdown(timeout=DEFAULT_DRAIN_TIMEOUT):
 
 
 def run(host="127.0.0.1", port=5000, *, server=None,
-        drain_timeout=DEFAULT_DRAIN_TIMEOUT, ready=None):
+        drain_timeout=DEFAULT_DRAIN_TIMEOUT, ready=None, workers=1,
+        max_requests=None, max_requests_jitter=0):
     """Serve until shutdown() or a signal, then drain and return.
 
-    On the main thread SIGINT (Ctrl-C) and SIGTERM start a graceful shutdown:
-    the listener closes, in-flight requests get ``drain_timeout`` seconds,
-    then run() frees the server and returns normally (no KeyboardInterrupt);
-    a second signal stops waiting at once.  Handlers still running a second
+    On the main thread SIGINT (Ctrl-C), SIGTERM and SIGHUP start a graceful
+    shutdown: the listener closes, in-flight requests get ``drain_timeout``
+    seconds, then run() frees the server and returns normally (no
+    KeyboardInterrupt); a second signal stops waiting at once.  Handlers still running a second
     after the drain timeout of the shutdown are not waited for: run()
     returns and leaves the server allocated (freeing it under a running
     handler would be unsafe).  ``ready(port)`` is called once listening.
     Returns the signal number that stopped it, or None.
+
+    workers=N > 1 (or any max_requests) makes this process a supervisor of
+    N worker processes that each re-run this program's command line and
+    serve host:port with SO_REUSEPORT; max_requests=M recycles a worker
+    after about M (+ random 0..max_requests_jitter) requests; SIGHUP then
+    reloads the workers gracefully.  ready(port) is called once every
+    worker listens.  In a worker, run() does not return: it ends the
+    process with SystemExit once drained.  See gohttp._workers.
     """
+    if _workers.WORKER is not None:
+        srv = server if server is not None else default_server()
+        return _workers.serve_as_worker(
+            _run_one, lambda: stats()["requests_served"], srv, host,
+            drain_timeout)
+    if workers != 1 or max_requests is not None:
+        return _workers.supervise(
+            host, port, workers=workers, max_requests=max_requests,
+            max_requests_jitter=max_requests_jitter,
+            drain_timeout=drain_timeout, ready=ready)
+    return _run_one(host, port, server, drain_timeout, ready)
+
+
+def _run_one(host, port, server, drain_timeout, ready):
+    """run() in one process: serve, drain on a signal, free."""
     global _default
     srv = server if server is not None else default_server()
     got = []
@@ -605,7 +641,7 @@ def run(host="127.0.0.1", port=5000, *, server=None,
     # leaves a listening server behind.
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, on_signal)
     try:
         try:

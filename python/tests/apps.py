@@ -2,6 +2,7 @@
 `apps:NAME`).  Each is exported wrapped in wsgiref.validate.validator."""
 
 import json
+import os
 import time
 from wsgiref.validate import validator
 
@@ -51,3 +52,34 @@ def _echo(environ, start_response):
 
 
 echo_app = validator(_echo)
+
+
+def _pid(environ, start_response):
+    """Answers 'pid <worker pid>': tells the worker tests who served."""
+    body = b"pid %d" % os.getpid()
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _gated(environ, start_response):
+    """Holds the request until the test opens a gate: appends a line to
+    $GOHTTP_TEST_GATE_DIR/entered on entry, then waits (30 s at most) for
+    the file $GOHTTP_TEST_GATE_DIR/open; answers 'done <query> <pid>'.
+    Used to keep requests in flight across a signal without timing."""
+    gate_dir = os.environ["GOHTTP_TEST_GATE_DIR"]
+    with open(os.path.join(gate_dir, "entered"), "a") as f:
+        f.write(environ["QUERY_STRING"] + "\n")
+    deadline = time.monotonic() + 30.0
+    gate = os.path.join(gate_dir, "open")
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status = "200 OK" if os.path.exists(gate) else "504 Gateway Timeout"
+    body = ("done %s %d" % (environ["QUERY_STRING"], os.getpid())).encode()
+    start_response(status, [("Content-Type", "text/plain"),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
+pid_app = validator(_pid)
+gated_app = validator(_gated)

@@ -324,6 +324,7 @@ START_TEST(options_init_gives_documented_defaults)
     ck_assert_int_eq(o.max_body_bytes, 10 << 20);
     ck_assert_int_eq(o.max_handlers, 64);
     ck_assert_int_eq(o.queue_timeout_ms, 10000);
+    ck_assert_int_eq(o.reuse_port, 0);
     end_of_test();
 }
 END_TEST
@@ -331,10 +332,12 @@ END_TEST
 START_TEST(server_new_rejects_bad_options)
 {
     int64_t before = counters().live_servers;
-    for (int field = 0; field < 7; field++) {
+    for (int field = 0; field < 9; field++) {
         gohttp_options o;
         gohttp_options_init(&o);
         switch (field) {
+        case 7: o.reuse_port = -1; break;
+        case 8: o.reuse_port = 2; break;
         case 0: o.read_header_timeout_ms = -1; break;
         case 1: o.idle_timeout_ms = -1; break;
         case 2: o.write_timeout_ms = -1; break;
@@ -345,7 +348,7 @@ START_TEST(server_new_rejects_bad_options)
         }
         gohttp_server s = 0;
         ck_assert_msg(gohttp_server_new(&o, &s) == GOHTTP_EINVAL,
-                      "negative option field %d accepted", field);
+                      "bad option field %d accepted", field);
         ck_assert_int_eq(counters().live_servers, before);
     }
     gohttp_options o;
@@ -1377,6 +1380,55 @@ static void *run_listen_and_serve(void *arg)
     return NULL;
 }
 
+/* Two servers with reuse_port share one port, and the second keeps
+ * answering there once the first stopped; a server without the option
+ * cannot bind that port (EBIND with the OS reason). */
+START_TEST(reuse_port_lets_two_servers_share_a_port)
+{
+    gohttp_options o;
+    gohttp_options_init(&o);
+    o.reuse_port = 1;
+    gohttp_server first = new_server(&o);
+    route(first, "/", write_text, (void *)"first\n");
+    int port = start(first);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+
+    gohttp_server second = new_server(&o);
+    route(second, "/", write_text, (void *)"second\n");
+    int rc = gohttp_start(second, addr);
+    ck_assert_msg(rc == port, "second reuse_port server on %s: %s: %s", addr,
+                  gohttp_strerror(rc), gohttp_last_error());
+
+    gohttp_server plain = new_server(NULL);
+    route(plain, "/", write_text, NULL);
+    rc = gohttp_start(plain, addr);
+    ck_assert_msg(rc == GOHTTP_EBIND, "server without reuse_port on %s: %s",
+                  addr, gohttp_strerror(rc));
+    ck_assert_msg(strstr(gohttp_last_error(), "address already in use"),
+                  "last error \"%s\" lacks the OS reason",
+                  gohttp_last_error());
+    ck_assert_int_eq(gohttp_free(plain), GOHTTP_OK);
+    untrack(plain);
+
+    /* While both listen, each answer comes from one of them. */
+    http_response r;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(fetch(port, "GET", "/", NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_msg(!strcmp(r.body, "first\n") || !strcmp(r.body, "second\n"),
+                      "unexpected body \"%s\"", r.body);
+        response_done(&r);
+    }
+    stop(first);
+    for (int i = 0; i < 4; i++) {
+        get_expect(port, "/", 200, "second\n", &r);
+        response_done(&r);
+    }
+    end_of_test();
+}
+END_TEST
+
 START_TEST(listen_and_serve_blocks_until_shutdown)
 {
     static struct blocking_serve b;
@@ -1596,6 +1648,7 @@ static Suite *shim_suite(void)
     tcase_add_test(tc, body_over_limit_is_413);
     tcase_add_test(tc, pull_mode_round_trip);
     tcase_add_test(tc, listen_and_serve_blocks_until_shutdown);
+    tcase_add_test(tc, reuse_port_lets_two_servers_share_a_port);
     tcase_add_test(tc, excess_requests_wait_then_503);
     tcase_add_test(tc, abort_cuts_the_response);
     suite_add_tcase(s, tc);
