@@ -1,18 +1,28 @@
-# mk/bench.mk - make bench: wrk against six hello-world servers.
+# mk/bench.mk - make bench: gohttp against plain Go and the Python servers.
 #
 #   plain Go net/http (bench/gohello), gohttp + C handler (bench/chello.c),
-#   gohttp + Python handler in pull and push dispatch (python -m gohttp),
-#   gohttp WSGI + Flask, and Flask's own threaded server.
+#   the seed-API hello (python -m gohttp), and the raw WSGI hello
+#   (bench/wsgi_hello.py) and a Flask hello (bench/flask_hello.py) under
+#   gohttp, granian, bjoern and gunicorn gthread, one worker each (plus
+#   gohttp --workers 2 when the CLI has it); then the RSS row.
 #
-# One run each, same wrk threads/connections/duration for all, loopback
-# only, about 1.5 minutes in total; prints the table and writes it to
-# $(BUILD)/bench/results.md. BENCH_ARGS passes options to bench/run.py
-# (e.g. BENCH_ARGS='--runs 3 --only go,py-pull,py-push').
+# bench/install.sh first installs what only the bench needs (wrk and
+# bench/requirements.txt), silently when present; make test never needs it.
+# wrk -t1 -c32 -d4s, three interleaved rounds, medians; about 5 minutes.
+# Prints the table and writes $(BUILD)/bench/results.md and results.png.
+# BENCH_ARGS passes options to bench/run.py, e.g.
+#   make bench BENCH_ARGS='--rounds 5 --only go,gohttp-raw,granian-raw'
+#   make bench BENCH_ARGS='--rss-requests 1000000'      (the 1M RSS row)
+#   make bench BENCH_ARGS='--rounds 0'                  (the RSS row alone)
+#   make bench BENCH_ARGS='--no-rss'
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_ARGS ?=
 
-.PHONY: bench bench-build
+.PHONY: bench bench-build bench-deps
+
+bench-deps:
+	@PYTHON=$(PYTHON) bench/install.sh
 
 bench-build: $(BENCH_DIR)/gohello $(BENCH_DIR)/chello python-build
 
@@ -27,5 +37,5 @@ $(BENCH_DIR)/chello: bench/chello.c $(BUILD)/lib/libgohttp.so $(BUILD)/include/g
 	$(CC) $(CFLAGS) -I$(BUILD)/include $< -o $@ -L$(BUILD)/lib -lgohttp \
 	    -Wl,-rpath,$(ROOT)/$(BUILD)/lib $(LDFLAGS)
 
-bench: bootstrap bench-build
-	$(PYTHON) bench/run.py --build $(BUILD) --out $(BENCH_DIR)/results.md $(BENCH_ARGS)
+bench: bootstrap bench-deps bench-build
+	$(PYTHON) bench/run.py --build $(BUILD) --out-dir $(BENCH_DIR) --rss $(BENCH_ARGS)
