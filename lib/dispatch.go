@@ -142,9 +142,6 @@ func (rt *route) handOff(ex *exchange, arena unsafe.Pointer, r *http.Request) bo
 	defer t.Stop()
 	select {
 	case s.queue <- pullOffer{ex: ex, view: arena, userdata: rt.userdata}:
-	case <-s.closing:
-		http.Error(ex.rw, "server is shutting down", http.StatusServiceUnavailable)
-		return false
 	case <-t.C:
 		http.Error(ex.rw, "no worker took the request", http.StatusServiceUnavailable)
 		return false

@@ -78,7 +78,10 @@ func (s *server) holdsPulled(tid int) bool {
 // next takes an exchange a request goroutine is offering. The hand-off
 // channel is unbuffered, so an exchange is either taken by exactly one
 // caller or still owned by its request goroutine (which answers 503 on
-// timeout or shutdown): none can be stranded in a queue nobody reads.
+// timeout): none can be stranded in a queue nobody reads. A shutdown does
+// not end it: the requests received before the listener closed are still
+// handed out while the server drains, and only a stopped server (no
+// request left, s.stopped) answers GOHTTP_ECLOSED.
 func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 	select { // prefer work over the closed signal
 	case o := <-s.queue:
@@ -94,8 +97,8 @@ func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
 	select {
 	case o := <-s.queue:
 		return o, codeOK
-	case <-s.closing:
-		return pullOffer{}, fail(codeClosed, "gohttp_next: server is shutting down")
+	case <-s.stopped:
+		return pullOffer{}, fail(codeClosed, "gohttp_next: server has stopped")
 	case <-timeout:
 		return pullOffer{}, fail(codeTimedOut, "gohttp_next: no request within %v", d)
 	}

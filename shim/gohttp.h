@@ -60,7 +60,7 @@ typedef enum gohttp_error {
     GOHTTP_EIO = -10,         /* the client went away; write/read failed   */
     GOHTTP_ETOOLARGE = -11,   /* request body over max_body_bytes (413)    */
     GOHTTP_EPANIC = -12,      /* a Go panic was recovered                  */
-    GOHTTP_ECLOSED = -13,     /* server is shut down (gohttp_next)         */
+    GOHTTP_ECLOSED = -13,     /* server has stopped (gohttp_next)          */
     GOHTTP_EDEADLK = -14      /* the call would wait on the calling
                                  handler itself (gohttp_wait inside one of
                                  the server's own handlers)               */
@@ -273,7 +273,9 @@ int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata);
 
 /* Take the next queued exchange, waiting up to timeout_ms (-1 forever).
  * Returns 0 and fills *out, GOHTTP_ETIMEDOUT, or GOHTTP_ECLOSED once the
- * server is shutting down (requests not yet taken then get 503). The taker
+ * server has stopped. While a shutdown drains, the requests received
+ * before it are still handed out (they are in flight like any other); a
+ * request nobody takes within queue_timeout_ms gets 503. The taker
  * must call gohttp_done(out->w); until then the request's handler slot
  * stays taken and the server cannot finish stopping. */
 int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
