@@ -160,7 +160,8 @@ func assertStatsZero(t *testing.T) {
 	var c tCounters
 	for {
 		c = tStats()
-		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveServers == 0 {
+		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveServers == 0 &&
+			c.LiveTokens == 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -40,7 +40,8 @@ EXAMPLES = os.path.join(REPO, "examples", "python")
 if EXAMPLES not in sys.path:
     sys.path.insert(0, EXAMPLES)
 
-LIVE_KEYS = ("live_handles", "live_arenas", "arena_bytes", "live_servers")
+LIVE_KEYS = ("live_handles", "live_arenas", "arena_bytes", "live_servers",
+             "live_tokens")
 
 
 TEST_TIMEOUT = float(os.environ.get("GOHTTP_TEST_TIMEOUT", "120"))
