@@ -156,13 +156,14 @@ def python_env():
     return env
 
 
-def spawn(args, drop_env=(), **kw):
+def spawn(args, drop_env=(), set_env=None, **kw):
     """Start a child Python (same interpreter, same gohttp build); args are
     what follows `python` (-m MOD ..., -c CODE ..., PATH ...). It runs
     through child_main.py, which prints its counters at exit."""
     env = python_env()
     for name in drop_env:
         env.pop(name, None)
+    env.update(set_env or {})
     return subprocess.Popen(
         [sys.executable, os.path.join(HERE, "child_main.py")] + list(args),
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

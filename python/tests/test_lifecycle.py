@@ -218,7 +218,20 @@ def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
     sanitizer report or traceback on its way out. The stuck handler's
     server cannot be freed, so its counters at exit show it still live."""
     env_script = "import gohttp._server as s; s.EXIT_DRAIN_TIMEOUT = 1.0\n"
-    proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"])
+    set_env = None
+    if mode == gohttp.PULL and "detect_leaks=1" in os.environ.get(
+            "ASAN_OPTIONS", ""):
+        # asan flavor, pull mode: the stuck worker thread is still running
+        # at exit, and its frame (CPython 3.11 keeps frames in mmap'd
+        # data-stack chunks, which LSan does not scan) holds the last
+        # reference to its gohttp_exchange buffer (cffi ffi.new). LSan
+        # reports that buffer, in use by a running thread, as a direct
+        # leak. Leak detection is off for this child only; ASan, UBSan and
+        # every check below stay on.
+        set_env = {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"].replace(
+            "detect_leaks=1", "detect_leaks=0")}
+    proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"],
+                 set_env=set_env)
     try:
         port = read_port(proc)
         result = {}
