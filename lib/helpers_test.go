@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +160,8 @@ func assertStatsZero(t *testing.T) {
 	var c tCounters
 	for {
 		c = tStats()
-		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveServers == 0 {
+		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveServers == 0 &&
+			c.LiveTokens == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -180,6 +182,28 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// goroutinesIn counts the goroutines whose stack holds frame (e.g.
+// ").takeSlot(" for a request waiting for a dispatch slot): the event a
+// test waits for when the library has no other signal for it.
+func goroutinesIn(frame string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, frame) {
+			count++
+		}
+	}
+	return count
 }
 
 // getAsync GETs path in the background; the channel yields the body, or ""

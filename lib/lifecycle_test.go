@@ -167,19 +167,39 @@ func TestMaxHandlersAnd503(t *testing.T) {
 	if tBlockEntered() != 2 {
 		t.Errorf("a third handler ran: %d", tBlockEntered())
 	}
-	// A request that waits less than the timeout gets the slot.
-	got := make(chan int, 1)
-	go func() { resp, _ := ts.get("/"); got <- resp.StatusCode }()
-	time.Sleep(30 * time.Millisecond)
 	tBlockRelease()
-	if code := <-got; code != 200 {
-		t.Errorf("queued request = %d, want 200", code)
-	}
 	wg.Wait()
 	for _, b := range bodies {
 		if b != "unblocked\n" {
 			t.Errorf("blocked body %q", b)
 		}
+	}
+}
+
+// A request queued for a dispatch slot (all max_handlers busy) gets the
+// slot as soon as one frees, within its queue timeout. The test releases
+// the slot only once the request is seen waiting in takeSlot, so the
+// queued path is what runs, whatever the machine's load.
+func TestQueuedRequestGetsFreedSlot(t *testing.T) {
+	tBlockReset()
+	ts := newServer(t, &tOptions{MaxHandlers: 1, QueueTimeoutMS: 20000})
+	t.Cleanup(tBlockRelease) // a failure below must not leave it blocked
+	ts.route("/block", thBlock, -1)
+	ts.route("/", thHello, -1)
+	ts.start()
+	blocked := getAsync(ts, "/block")
+	waitFor(t, 5*time.Second, "the blocked handler", func() bool { return tBlockEntered() == 1 })
+	got := make(chan int, 1)
+	go func() { resp, _ := ts.get("/"); got <- resp.StatusCode }()
+	waitFor(t, 5*time.Second, "a request waiting for a slot", func() bool {
+		return goroutinesIn(").takeSlot(") == 1
+	})
+	tBlockRelease()
+	if code := <-got; code != 200 {
+		t.Errorf("queued request = %d, want 200", code)
+	}
+	if b := <-blocked; b != "unblocked\n" {
+		t.Errorf("blocked body %q", b)
 	}
 }
 

@@ -230,6 +230,7 @@ func tWriteString(w uint64, s string) int64 {
 type tCounters struct {
 	LiveHandles, LiveServers, LiveArenas, ArenaBytes int64
 	RequestsServed, StaleRejections, PanicsRecovered int64
+	LiveTokens                                       int64
 }
 
 func tStats() tCounters {
@@ -238,7 +239,8 @@ func tStats() tCounters {
 		panic("gohttp_stats failed")
 	}
 	return tCounters{int64(c.live_handles), int64(c.live_servers), int64(c.live_arenas), int64(c.arena_bytes),
-		int64(c.requests_served), int64(c.stale_rejections), int64(c.panics_recovered)}
+		int64(c.requests_served), int64(c.stale_rejections), int64(c.panics_recovered),
+		int64(c.live_tokens)}
 }
 
 func tStatsNull() int { return int(C.gohttp_stats(nil)) }

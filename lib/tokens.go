@@ -1,5 +1,8 @@
 package main
 
+// #include <stdint.h>
+import "C"
+
 import "sync"
 
 // exchangeTokens maps the integer payloads of the C exchange table to their
@@ -51,6 +54,22 @@ func (t *tokenTable) get(tok uintptr) *exchange {
 		return nil
 	}
 	return t.live[tok-1]
+}
+
+// count returns the number of live tokens (put and not yet dropped).
+func (t *tokenTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.live) - len(t.free)
+}
+
+// gohttp__live_tokens: the live_tokens counter of gohttp_stats (called by
+// shim/counters.c). Every token is dropped when its request ends, so it is
+// zero whenever no request is in flight.
+//
+//export gohttp__live_tokens
+func gohttp__live_tokens() C.int64_t {
+	return C.int64_t(exchangeTokens.count())
 }
 
 // drop forgets token tok so the exchange can be collected and the token

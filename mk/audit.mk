@@ -17,7 +17,9 @@
 #   make cgocheck          the whole `test` goal (Go tests, C examples,
 #                          pytest, stress) against a cgocheck2 library
 #   make audit-selftest    every planted bug must be reported by its checker
-#   make audit             every row above, a table, build/audit/report.md
+#   make audit             every row above, a table, build/audit/report.md;
+#                          it also runs `make proxy-selftest` (mk/proxy.mk)
+#                          as a row of its own
 #
 # `make FLAVOR` alone runs that flavor's whole suite; `make FLAVOR GOAL...`
 # runs only the named goals in that flavor's build tree (e.g. `make tsan
@@ -141,7 +143,7 @@ valgrind-shim: $(BUILD)/tests/c/check_shim
 
 SELFTESTS := arena-uaf-asan arena-leak-lsan arena-leak-valgrind \
              proxy-unlocked-tsan proxy-unlocked-tsan-host skip-generation-stress \
-             gorace-race cgoptr-cgocheck
+             skip-generation-check gorace-race cgoptr-cgocheck
 SUBMAKE := $(MAKE) --no-print-directory
 st_tree = BUILD=build/selftest/$(1)
 # A few requests are enough: each planted bug fires on every request.
@@ -168,9 +170,10 @@ selftest-arena-leak-valgrind:
 	  '$(SUBMAKE) valgrind stress-c $(call st_tree,arena-leak-vg) PLANT=GOHTTP_PLANT_ARENA_LEAK $(ST_STRESS)' \
 	  'by 0x[0-9A-F]+: gohttp__arena_new'
 
-# The proxy area's own self-test runs its churn stress under TSan with the
-# unlocked update planted (and the Check suite with the generation check
-# removed); we require the TSan report from it.
+# The proxy churn stress under TSan with the unlocked update planted, the
+# binary mk/proxy.mk builds for its proxy-selftest goal (CFLAGS_BASE plus
+# -fsanitize=thread, its own TSAN_OPTIONS); we require the TSan report.
+# The same plant through `make tsan` itself is the -host row below.
 selftest-proxy-unlocked-tsan:
 	@sanitizers/selftest.sh proxy-unlocked-tsan 'WARNING: ThreadSanitizer: data race' \
 	  '$(SUBMAKE) $(call st_tree,proxy-unlocked) build/selftest/proxy-unlocked/proxy/plant/stress_proxy_unlocked_tsan' \
@@ -191,6 +194,15 @@ selftest-skip-generation-stress:
 	@sanitizers/selftest.sh skip-generation-stress 'on dead handle .*returned [0-9]|another request|LATE' \
 	  '$(SUBMAKE) $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation/stress/stress_host' \
 	  '$(SUBMAKE) stress-c $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION STRESS_SCALE=0.1 STRESS_TIMEOUT_S=30'
+
+# The generation check removed, caught by the proxy's Check suite run the
+# way `make test` runs it (the proxy-test goal, default flavor settings):
+# the stale-handle test must fail.
+selftest-skip-generation-check:
+	@sanitizers/selftest.sh skip-generation-check 'Checks: [0-9]+, Failures: [1-9]' \
+	  '$(SUBMAKE) $(call st_tree,skip-generation-check) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation-check/proxy/check_proxy' \
+	  '$(SUBMAKE) proxy-test $(call st_tree,skip-generation-check) PLANT=GOHTTP_PLANT_SKIP_GENERATION' \
+	  ':test_stale_after_reuse:'
 
 selftest-gorace-race:
 	@sanitizers/selftest.sh gorace-race 'WARNING: DATA RACE' \

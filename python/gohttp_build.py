@@ -141,6 +141,7 @@ typedef struct gohttp_counters {
     int64_t requests_served;
     int64_t stale_rejections;
     int64_t panics_recovered;
+    int64_t live_tokens;
 } gohttp_counters;
 
 int gohttp_stats(gohttp_counters *out);

@@ -12,6 +12,8 @@
 # AUDIT_ONLY='regex' runs only the rows whose "flavor suite" matches (e.g.
 # AUDIT_ONLY='^valgrind' or AUDIT_ONLY='selftest'). Rows run one after the
 # other (2 shared cores); MAKE_CMD overrides the make used (default: make).
+# Each row is bounded: past AUDIT_ROW_TIMEOUT_S seconds (default 1800) it
+# is stopped and fails as TIMED OUT, so a hang names its row.
 set -uo pipefail
 
 make_cmd=${MAKE_CMD:-make}
@@ -19,6 +21,7 @@ out=build/audit
 mkdir -p "$out"
 report=$out/report.md
 only=${AUDIT_ONLY:-}
+row_timeout=${AUDIT_ROW_TIMEOUT_S:-1800}
 
 # Reports of the checkers, as they print them. A clean row must have none.
 findings='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer|WARNING: DATA RACE|Go pointer stored into non-Go memory|cgo argument has Go pointer|ERROR SUMMARY: [1-9]|(definitely|indirectly) lost in loss record'
@@ -35,6 +38,7 @@ rows=(
     "valgrind|C host stress|valgrind stress-c"
     "valgrind|Python smoke|valgrind stress-py"
     "race|go test -race (C handlers)|race go-test"
+    "default|proxy self-test: both proxy plants fail their checks|proxy-selftest"
     "cgocheck|test (go, check, examples, pytest, stress)|cgocheck test"
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
@@ -42,6 +46,7 @@ rows=(
     "selftest|proxy unlocked update -> TSan (proxy churn)|selftest-proxy-unlocked-tsan"
     "selftest|proxy unlocked update -> TSan (C host, real library)|selftest-proxy-unlocked-tsan-host"
     "selftest|generation check skipped -> stale-handle tests|selftest-skip-generation-stress"
+    "selftest|generation check skipped -> proxy Check suite (make proxy-test)|selftest-skip-generation-check"
     "selftest|Go data race -> race detector|selftest-gorace-race"
     "selftest|Go pointer in C memory -> cgocheck2|selftest-cgoptr-cgocheck"
 )
@@ -59,10 +64,16 @@ for row in "${rows[@]}"; do
     echo "== audit: $flavor / $suite: $make_cmd $goals" >&2
     start=$(date +%s)
     # shellcheck disable=SC2086 # goals are words on purpose
-    $make_cmd --no-print-directory $goals >"$log" 2>&1
+    timeout --signal=TERM --kill-after=30 "$row_timeout" \
+        $make_cmd --no-print-directory $goals >"$log" 2>&1
     rc=$?
     secs=$(($(date +%s) - start))
-    if [ "$flavor" = selftest ]; then
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "audit: row '$flavor / $suite' still running after ${row_timeout}s: stopped" >>"$log"
+        result="TIMED OUT (exit $rc)"
+        reports=$(grep -cE -- "$findings" "$log")
+        failed=1
+    elif [ "$flavor" = selftest ]; then
         line=$(grep -E '^selftest .*: (caught|NOT CAUGHT)' "$log" | tail -n1)
         if [ "$rc" -eq 0 ] && grep -q ': caught' <<<"$line"; then
             result=caught
@@ -106,7 +117,7 @@ total=$(($(date +%s) - total_start))
             slug=$(echo "$flavor-$goals" | tr ' /' '__')
             log=$out/$slug.log
             [ -f "$log" ] || continue
-            if grep -qF "| $flavor | $suite |" <(printf '%s\n' "${table[@]}" | grep -E 'FAILED|NOT CAUGHT'); then
+            if grep -qF "| $flavor | $suite |" <(printf '%s\n' "${table[@]}" | grep -E 'FAILED|NOT CAUGHT|TIMED OUT'); then
                 echo
                 echo "### $flavor / $suite"
                 echo '```'

@@ -30,10 +30,18 @@ if ! bash -c "$build_cmd" >"$blog" 2>&1; then
     echo "selftest $name: NOT CAUGHT (the planted build failed; see $blog)"
     exit 1
 fi
-# The run is bounded: a planted bug that hangs the checker is a failure.
-timeout --kill-after=10 600 bash -c "$run_cmd" >"$log" 2>&1
+# The run is bounded: a planted bug that hangs the checker is a failure,
+# even if the log already holds the report (the checker must end the run
+# itself). SELFTEST_TIMEOUT_S (default 600) sets the bound.
+timeout --kill-after=10 "${SELFTEST_TIMEOUT_S:-600}" bash -c "$run_cmd" >"$log" 2>&1
 rc=$?
 secs=$(($(date +%s) - start))
+# timeout(1): 124 = the bound expired (TERM), 137 = KILLed after it.
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    tail -n 30 "$log"
+    echo "selftest $name: NOT CAUGHT (the run timed out after ${secs}s, exit $rc; a timeout is not a report; see $log)"
+    exit 1
+fi
 if [ "$rc" -eq 0 ]; then
     tail -n 30 "$log"
     echo "selftest $name: NOT CAUGHT (the run passed with the bug planted; ${secs}s; see $log)"

@@ -48,6 +48,7 @@ int gohttp_stats(gohttp_counters *out)
     out->requests_served = __atomic_load_n(&requests_served, __ATOMIC_RELAXED);
     out->stale_rejections = __atomic_load_n(&stale_rejections, __ATOMIC_RELAXED);
     out->panics_recovered = __atomic_load_n(&panics_recovered, __ATOMIC_RELAXED);
+    out->live_tokens = gohttp__live_tokens();
     return GOHTTP_OK;
 }
 

@@ -298,6 +298,7 @@ typedef struct gohttp_counters {
     int64_t requests_served;   /* handlers completed (cumulative)         */
     int64_t stale_rejections;  /* calls rejected with GOHTTP_ESTALE       */
     int64_t panics_recovered;  /* Go panics turned into codes             */
+    int64_t live_tokens;       /* Go-side exchange tokens not yet dropped */
 } gohttp_counters;
 
 /* Snapshot the process-wide counters into *out. */

@@ -123,6 +123,9 @@ GOHTTP_INTERNAL void gohttp__count_served(void);
 GOHTTP_INTERNAL void gohttp__count_stale(void);
 GOHTTP_INTERNAL void gohttp__count_panic(void);
 
+/* Live entries of the Go token table (lib/tokens.go, a Go export). */
+int64_t gohttp__live_tokens(void);
+
 /* ---- the request arena (arena.c) ---------------------------------------- */
 
 /* One malloc holding a request view and every byte it points to. Returns

@@ -12,6 +12,11 @@
  * payload, stale handle that resolved, or failed free (churn.h exits at
  * once); 2 on bad arguments or setup failure; killed by SIGALRM if a run
  * hangs (a free that never returns) for 20 s past its time.
+ *
+ * The threads' random streams come from one seed, printed first
+ * ("stress_proxy: seed 0x..."); STRESS_PROXY_SEED=0x... runs with that
+ * seed again (the same operation streams per thread; their interleaving
+ * is still up to the scheduler). Without it the seed comes from the clock.
  */
 #include "proxy.h"
 
@@ -68,6 +73,18 @@ int main(int argc, char **argv)
     struct churn_thread th[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    const char *seed_env = getenv("STRESS_PROXY_SEED");
+    if (seed_env != NULL && *seed_env != '\0') {
+        char *end = NULL;
+        seed = strtoull(seed_env, &end, 0);
+        if (end == seed_env || *end != '\0') {
+            fprintf(stderr, "stress_proxy: bad STRESS_PROXY_SEED: %s\n", seed_env);
+            return 2;
+        }
+    }
+    printf("stress_proxy: seed %#llx (STRESS_PROXY_SEED=%#llx repeats it)\n",
+           (unsigned long long)seed, (unsigned long long)seed);
+    fflush(stdout);
     for (unsigned long i = 0; i < nthreads; i++) {
         th[i] = (struct churn_thread){.sh = &sh, .rng = (seed + i) * 0x9e3779b97f4a7c15ull | 1};
         if (pthread_create(&tid[i], NULL, churn_main, &th[i]) != 0) {

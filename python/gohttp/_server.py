@@ -741,4 +741,5 @@ def stats():
     check(lib.gohttp_stats(c), "gohttp_stats")
     return {name: getattr(c, name) for name in (
         "live_handles", "live_servers", "live_arenas", "arena_bytes",
-        "requests_served", "stale_rejections", "panics_recovered")}
+        "requests_served", "stale_rejections", "panics_recovered",
+        "live_tokens")}

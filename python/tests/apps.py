@@ -3,13 +3,17 @@
 
 import json
 import os
+import sys
 import time
 from wsgiref.validate import validator
 
 
 @validator
 def slow_app(environ, start_response):
-    """Sleeps 1 s, then answers 'slow <query>': used for drain tests."""
+    """Prints 'in slow_app' (so a test knows the request is inside the
+    app), sleeps 1 s, then answers 'slow <query>': used for drain tests."""
+    sys.stdout.write("in slow_app\n")     # one write: threads interleave
+    sys.stdout.flush()
     time.sleep(1.0)
     body = ("slow " + environ["QUERY_STRING"]).encode()
     start_response("200 OK", [("Content-Type", "text/plain"),

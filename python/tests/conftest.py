@@ -4,11 +4,26 @@ Every test talks to a real server over loopback on a port the OS picks.
 The autouse fixture `live_counters_zero` asserts after EVERY test that the
 library's live counters (handles, arenas, arena bytes, servers) are back to
 zero, waiting briefly for exchanges that are still being torn down.
+
+Every test is bounded in time (GOHTTP_TEST_TIMEOUT seconds, default 120,
+for setup, call and teardown together): past it, SIGALRM fails the test
+with its name and every thread's stack; if the main thread is stuck in C
+and cannot take the signal, faulthandler dumps every thread's stack to
+the terminal and ends the run (exit 1) GOHTTP_TEST_TIMEOUT_GRACE (30) s
+later.
+
+Child Pythons (spawn) run through child_main.py, which prints the live
+counters at exit; finish_child() asserts their exit status, their counters
+and that their stderr holds no crash or sanitizer report.
 """
 
+import faulthandler
 import http.client
+import json
 import os
+import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +40,45 @@ EXAMPLES = os.path.join(REPO, "examples", "python")
 if EXAMPLES not in sys.path:
     sys.path.insert(0, EXAMPLES)
 
-LIVE_KEYS = ("live_handles", "live_arenas", "arena_bytes", "live_servers")
+LIVE_KEYS = ("live_handles", "live_arenas", "arena_bytes", "live_servers",
+             "live_tokens")
+
+
+TEST_TIMEOUT = float(os.environ.get("GOHTTP_TEST_TIMEOUT", "120"))
+TEST_TIMEOUT_GRACE = float(os.environ.get("GOHTTP_TEST_TIMEOUT_GRACE", "30"))
+_terminal = None
+
+
+class TestTimeout(Exception):
+    """Raised in the main thread when a test outlives TEST_TIMEOUT."""
+
+
+def pytest_configure(config):
+    # Output capture is suspended while plugins are configured, so fd 2 is
+    # still the terminal here: the hang backstop writes to a copy of it
+    # (a dump into a capture file would die with the process unseen).
+    global _terminal
+    _terminal = os.fdopen(os.dup(2), "w")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    def expired(signum, frame):
+        faulthandler.dump_traceback(all_threads=True)
+        raise TestTimeout("%s: still running after %g s (per-test bound "
+                          "GOHTTP_TEST_TIMEOUT)" % (item.nodeid, TEST_TIMEOUT))
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, TEST_TIMEOUT)
+    if _terminal is not None:
+        faulthandler.dump_traceback_later(TEST_TIMEOUT + TEST_TIMEOUT_GRACE,
+                                          exit=True, file=_terminal)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        faulthandler.cancel_dump_traceback_later()
 
 
 def live_counters():
@@ -103,30 +156,97 @@ def python_env():
     return env
 
 
-def spawn(args, drop_env=(), **kw):
-    """Start a child Python (same interpreter, same gohttp build)."""
+def spawn(args, drop_env=(), set_env=None, **kw):
+    """Start a child Python (same interpreter, same gohttp build); args are
+    what follows `python` (-m MOD ..., -c CODE ..., PATH ...). It runs
+    through child_main.py, which prints its counters at exit."""
     env = python_env()
     for name in drop_env:
         env.pop(name, None)
-    return subprocess.Popen([sys.executable] + list(args), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kw)
+    env.update(set_env or {})
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "child_main.py")] + list(args),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        **kw)
+
+
+# What a crashed or sanitizer-failed child leaves on stderr: a Go runtime
+# fatal error or unrecovered panic (with its goroutine dump), a fatal
+# signal, any ASan/LSan/UBSan/TSan report, a Python traceback.
+CRASH_RE = re.compile(
+    r"^fatal error: |^panic: |^goroutine \d+ \[|^SIG[A-Z]+: |"
+    r"Fatal Python error|Traceback \(most recent call last\)|"
+    r"==\d+==ERROR: |ERROR: (Address|Leak)Sanitizer|runtime error: |"
+    r"WARNING: ThreadSanitizer|^SUMMARY: \w+Sanitizer", re.M)
+COUNTERS_MARKER = "gohttp counters at exit: "
+
+
+def child_counters(err):
+    """The counters child_main.py printed at exit, or None."""
+    found = None
+    for line in err.splitlines():
+        if line.startswith(COUNTERS_MARKER):
+            found = json.loads(line[len(COUNTERS_MARKER):])
+    return found
+
+
+def finish_child(proc, out, err, status=0, live=None, uses_gohttp=True):
+    """Assert on a child that has exited (out/err from communicate()): its
+    exit status is exactly `status`, stderr holds no crash or sanitizer
+    report, and (if it imported gohttp) it printed its counters at exit,
+    with every live counter zero, or equal to `live` ({name: value} for
+    the ones that must not be zero, e.g. a handler still stuck at exit;
+    None for "not zero")."""
+    rc = proc.returncode
+    assert rc == status, "exit status %r, expected %r; stderr:\n%s" % (
+        rc, status, err[-8000:])
+    crash = CRASH_RE.search(err)
+    assert crash is None, "crash report in the child's stderr (%r):\n%s" % (
+        crash.group(0), err[-8000:])
+    counters = child_counters(err)
+    if not uses_gohttp:
+        return counters
+    assert counters is not None, "no counters at exit; stderr:\n" + err[-8000:]
+    assert "error" not in counters, counters
+    expected = dict.fromkeys(LIVE_KEYS, 0)
+    expected.update(live or {})
+    got = {k: counters[k] for k in expected}
+    for k, v in expected.items():
+        if v is None:                   # must be live, any amount
+            expected[k] = got[k] if got[k] > 0 else "> 0"
+    assert got == expected, "live counters at exit: %r" % counters
+    print("child counters at exit:", counters)
+    return counters
+
+
+def read_line(proc, timeout=15.0):
+    """The child's next stdout line, waiting at most `timeout` seconds.
+    Reads the pipe byte by byte (no buffer of its own), so what follows
+    the line is left for communicate()."""
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no line from the child within %g s (got %r)"
+                                 % (timeout, line))
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if not ready:
+            continue
+        byte = os.read(fd, 1)
+        if not byte:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            raise AssertionError("child exited (status %s) after %r: %s" % (
+                proc.returncode, line, proc.stderr.read()))
+        line += byte
+    return line.decode()
 
 
 def read_port(proc, timeout=15.0):
     """Wait for the CLI's 'listening on http://HOST:PORT/' line."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if not ready:
-            if proc.poll() is not None:
-                raise AssertionError("child exited: %s" % proc.stderr.read())
-            continue
-        line = proc.stdout.readline()
-        if not line:
-            if proc.poll() is not None:
-                raise AssertionError("child exited: %s" % proc.stderr.read())
-            continue
+    while True:
+        line = read_line(proc, max(0.0, deadline - time.monotonic()))
         if "listening on http://" in line:
             return int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-    raise AssertionError("child did not report its port")

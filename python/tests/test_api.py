@@ -511,20 +511,28 @@ def test_concurrent_requests_all_answered_correctly(make_server):
 
     _, port = make_server({"/": echo})
     errors = []
+    answered = []
 
     def client(i):
-        for j in range(20):
-            token = "t%d-%d" % (i, j)
-            status, _, body = request(port, "GET", "/?" + token)
-            if (status, body) != (200, token.encode()):
-                errors.append((token, status, body))
+        try:
+            for j in range(20):
+                token = "t%d-%d" % (i, j)
+                status, _, body = request(port, "GET", "/?" + token)
+                if (status, body) != (200, token.encode()):
+                    errors.append((token, status, body))
+                else:
+                    answered.append(token)
+        except Exception as exc:        # recorded, asserted below
+            errors.append((i, exc))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
+    assert not any(t.is_alive() for t in threads), "a client is stuck"
     assert errors == []
+    assert len(answered) == 8 * 20
 
 
 def test_json_roundtrip_with_requests(make_server):

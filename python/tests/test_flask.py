@@ -11,7 +11,7 @@ from wsgiref.validate import WSGIWarning, validator
 import pytest
 
 from gohttp import wsgi
-from conftest import read_port, spawn
+from conftest import finish_child, read_port, spawn
 
 flask = pytest.importorskip("flask")
 requests = pytest.importorskip("requests")
@@ -130,7 +130,8 @@ def test_flask_app_via_cli(werkzeug_answers):
         port = read_port(proc)
         got = run_cases(port)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        out, err = proc.communicate(timeout=10)
+        finish_child(proc, out, err)
     finally:
         if proc.poll() is None:
             proc.kill()

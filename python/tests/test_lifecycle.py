@@ -12,8 +12,8 @@ import time
 import pytest
 
 import gohttp
-from conftest import (EXAMPLES, REPO, free_port_busy, read_port, request,
-                      spawn)
+from conftest import (EXAMPLES, REPO, finish_child, read_line, read_port,
+                      request, spawn)
 
 
 def thread_count():
@@ -85,7 +85,8 @@ def test_signal_under_load_drains_and_exits_zero(sig, mode):
     """SIGTERM/SIGINT to `python -m gohttp app` with requests in flight:
     every in-flight request completes, the process exits 0 in time."""
     proc = spawn(["-m", "gohttp", "apps:slow_app", "--bind", "127.0.0.1:0",
-                  "--dispatch", mode, "--drain-timeout", "5"])
+                  "--dispatch", mode, "--drain-timeout", "5",
+                  "--threads", "12", "--max-handlers", "12"])
     try:
         port = read_port(proc)
         results = [None] * 12
@@ -100,17 +101,18 @@ def test_signal_under_load_drains_and_exits_zero(sig, mode):
                    for i in range(len(results))]
         for t in threads:
             t.start()
-        time.sleep(0.3)                  # all are now inside the app
+        for _ in threads:                # all are now inside the app
+            assert read_line(proc) == "in slow_app\n"
         sent = time.monotonic()
         proc.send_signal(sig)
         # communicate() drains the pipes (a child blocked writing to a full
         # stderr pipe would otherwise never exit).
-        _, err = proc.communicate(timeout=10)
-        rc = proc.returncode
+        out, err = proc.communicate(timeout=10)
         took = time.monotonic() - sent
         for t in threads:
             t.join(10)
-        assert rc == 0, err
+            assert not t.is_alive()
+        finish_child(proc, out, err)
         assert took < 5 + 1.5
         for i, r in enumerate(results):
             assert not isinstance(r, Exception), r
@@ -123,34 +125,28 @@ def test_signal_under_load_drains_and_exits_zero(sig, mode):
 
 def test_seed_program_runs_unchanged():
     """examples/python/hello.py exactly as the seed wrote it. It binds
-    127.0.0.1:5000; if that port is taken here, the same file runs with
-    run()'s port replaced by 0 (the file itself is not changed)."""
+    127.0.0.1:5000; the test runs the same file with run()'s port replaced
+    by 0 (the file itself is not changed), so it never depends on port
+    5000 being free."""
     path = os.path.join(EXAMPLES, "hello.py")
     with open(path) as f:
         assert "run(host='127.0.0.1', port=5000)" in f.read()
-    if free_port_busy(5000):
-        wrapper = ("import sys, runpy, gohttp\n"
-                   "orig = gohttp.run\n"
-                   "def run(host, port):\n"
-                   "    orig(host, 0, ready=lambda p: print("
-                   "'listening on http://%s:%d/' % (host, p), flush=True))\n"
-                   "gohttp.run = run\n"
-                   "runpy.run_path(sys.argv[1], run_name='__main__')\n")
-        proc = spawn(["-c", wrapper, path])
-        port = read_port(proc)
-    else:
-        proc = spawn([path])
-        port = 5000
-        deadline = time.monotonic() + 15
-        while not free_port_busy(5000):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    wrapper = ("import sys, runpy, gohttp\n"
+               "orig = gohttp.run\n"
+               "def run(host, port):\n"
+               "    assert (host, port) == ('127.0.0.1', 5000)\n"
+               "    orig(host, 0, ready=lambda p: print("
+               "'listening on http://%s:%d/' % (host, p), flush=True))\n"
+               "gohttp.run = run\n"
+               "runpy.run_path(sys.argv[1], run_name='__main__')\n")
+    proc = spawn(["-c", wrapper, path])
     try:
+        port = read_port(proc)
         status, _, body = request(port, "GET", "/")
         assert (status, body) == (200, b"Hello, world.\n")
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        out, err = proc.communicate(timeout=10)
+        finish_child(proc, out, err)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -163,7 +159,8 @@ def test_cli_hello_demo_default():
         port = read_port(proc)
         assert request(port, "GET", "/")[2] == b"Hello, world.\n"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
+        out, err = proc.communicate(timeout=10)
+        finish_child(proc, out, err)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -178,7 +175,7 @@ def test_cli_bind_failure_exits_1():
         port = holder.getsockname()[1]
         proc = spawn(["-m", "gohttp", "--bind", "127.0.0.1:%d" % port])
         out, err = proc.communicate(timeout=15)
-    assert proc.returncode == 1
+    finish_child(proc, out, err, status=1)
     assert "in use" in err
 
 
@@ -206,9 +203,8 @@ def test_interpreter_exit_with_request_in_flight(mode):
         port = read_port(proc)
         status, _, body = request(port, "GET", "/")
         assert (status, body) == (200, b"finished")
-        assert proc.wait(10) == 0
-        err = proc.stderr.read()
-        assert "Fatal" not in err and "Traceback" not in err, err
+        out, err = proc.communicate(timeout=10)
+        finish_child(proc, out, err)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -218,9 +214,24 @@ def test_interpreter_exit_with_request_in_flight(mode):
 @pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
 def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
     """A handler that outlives the exit drain timeout: the process still
-    exits, without a crash signal, soon after the timeout."""
+    exits with status 0 soon after the timeout, with no Go fatal error,
+    sanitizer report or traceback on its way out. The stuck handler's
+    server cannot be freed, so its counters at exit show it still live."""
     env_script = "import gohttp._server as s; s.EXIT_DRAIN_TIMEOUT = 1.0\n"
-    proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"])
+    set_env = None
+    if mode == gohttp.PULL and "detect_leaks=1" in os.environ.get(
+            "ASAN_OPTIONS", ""):
+        # asan flavor, pull mode: the stuck worker thread is still running
+        # at exit, and its frame (CPython 3.11 keeps frames in mmap'd
+        # data-stack chunks, which LSan does not scan) holds the last
+        # reference to its gohttp_exchange buffer (cffi ffi.new). LSan
+        # reports that buffer, in use by a running thread, as a direct
+        # leak. Leak detection is off for this child only; ASan, UBSan and
+        # every check below stay on.
+        set_env = {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"].replace(
+            "detect_leaks=1", "detect_leaks=0")}
+    proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"],
+                 set_env=set_env)
     try:
         port = read_port(proc)
         result = {}
@@ -228,14 +239,23 @@ def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
             r=_try_request(port)))
         t.start()
         start = time.monotonic()
-        rc = proc.wait(15)
-        assert rc >= 0, "killed by signal %d" % -rc
+        out, err = proc.communicate(timeout=15)
         assert time.monotonic() - start < 10
-        t.join(15)
+        finish_child(proc, out, err, live=STUCK_AT_EXIT_LIVE)
+        t.join(25)
+        assert not t.is_alive()
+        # The client is cut off when the process exits, never answered.
+        assert isinstance(result["r"], Exception), result
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# What is still live when a process exits with one handler stuck inside
+# the server: the server, the request's handle, its arena and its token.
+STUCK_AT_EXIT_LIVE = {"live_servers": 1, "live_handles": 1, "live_arenas": 1,
+                      "arena_bytes": None, "live_tokens": 1}
 
 
 def _try_request(port):
@@ -294,7 +314,7 @@ def test_library_found_without_ld_library_path():
                   "print(sorted(os.listdir(os.path.dirname(gohttp.__file__))))"
                   ], drop_env=("LD_LIBRARY_PATH",))
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    finish_child(proc, out, err)
     assert "libgohttp.so" in out
 
 
@@ -313,7 +333,7 @@ def test_exit_hook_frees_servers_never_started():
         "print('before', gohttp.stats()['live_servers'], flush=True)\n")
     proc = spawn(["-c", script])
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    finish_child(proc, out, err)
     assert "before 2" in out
     assert "live_servers 0" in out
 
@@ -350,7 +370,7 @@ def test_signal_while_start_holds_lock_does_not_deadlock(mode):
         proc.kill()
         out, err = proc.communicate()
         raise AssertionError("run() deadlocked on a signal during start()")
-    assert proc.returncode == 0, err
+    finish_child(proc, out, err)
     assert "stopped by %d" % signal.SIGTERM in out
 
 
@@ -362,6 +382,7 @@ faulthandler.register(signal.SIGUSR1, all_threads=True)
 entered = threading.Event()
 def stuck(w, req):
     entered.set()
+    print("in handler", flush=True)
     time.sleep(30)          # outlives any drain timeout
     w.write("late")
 srv = gohttp.Server()
@@ -387,7 +408,7 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
         port = read_port(proc)
         t = threading.Thread(target=_try_request, args=(port,), daemon=True)
         t.start()
-        time.sleep(0.5)                  # the request is in the handler
+        assert read_line(proc) == "in handler\n"
         sent = time.monotonic()
         proc.send_signal(sig)
         # communicate(), not wait(): it keeps reading the child's stdout
@@ -407,8 +428,7 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
             raise AssertionError("child did not exit within 20 s of the "
                                  "signal; its threads:\n" + err[-20000:])
         took = time.monotonic() - sent
-        rc = proc.returncode
-        assert rc == 0, err
+        finish_child(proc, out, err, live=STUCK_AT_EXIT_LIVE)
         assert "run returned" in out
         # drain_timeout 1 s, a grace second for run(), the exit hook's
         # short tail: far below the handler's 30 s.
@@ -448,15 +468,16 @@ def test_signal_pull_workers_joined_before_run_returns(sig):
         t = threading.Thread(target=lambda: result.update(
             r=_try_request(port)))
         t.start()
-        assert proc.stdout.readline() == "in handler\n"
+        assert read_line(proc) == "in handler\n"
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=15)
         t.join(15)
+        assert not t.is_alive()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
+    finish_child(proc, out, err)
     assert "workers alive after run: 0 []" in out, out + err
     # The in-flight request was drained, not cut off.
     assert result["r"][0] == 200 and result["r"][2] == b"x", result

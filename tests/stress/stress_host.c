@@ -1231,11 +1231,11 @@ int main(void)
     rc = gohttp_stats(&c);
     if (rc != 0)
         fail("stats: %s", gohttp_strerror(rc));
-    if (c.live_handles || c.live_arenas || c.arena_bytes || c.live_servers)
+    if (c.live_handles || c.live_arenas || c.arena_bytes || c.live_servers || c.live_tokens)
         fail("live counters not zero at the end: handles %lld arenas %lld bytes %lld "
-             "servers %lld",
+             "servers %lld tokens %lld",
              (long long)c.live_handles, (long long)c.live_arenas, (long long)c.arena_bytes,
-             (long long)c.live_servers);
+             (long long)c.live_servers, (long long)c.live_tokens);
     long stale_checks = atomic_load(&g_stale_checks) + atomic_load(&g_hammer_probes);
     if (stale < stale_checks)
         fail("stats count %ld stale rejections, the test made %ld", stale, stale_checks);
@@ -1268,7 +1268,8 @@ int main(void)
         fail("RSS grew %.1f MiB after warm-up (bound %.0f MiB)", growth_mb, rss_bound_mb);
     if (done != total)
         fail("%ld of %ld requests completed", done, total);
-    if (c.live_handles == 0 && c.live_arenas == 0 && c.arena_bytes == 0 && c.live_servers == 0)
+    if (c.live_handles == 0 && c.live_arenas == 0 && c.arena_bytes == 0 && c.live_servers == 0 &&
+        c.live_tokens == 0)
         printf("  live counters at end: all zero\n");
     long f = atomic_load(&g_failures);
     printf("stress_host: %s (%ld failures)\n", f ? "FAILED" : "ok", f);
