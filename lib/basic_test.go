@@ -34,7 +34,7 @@ func TestHello(t *testing.T) {
 
 func TestOptionsInitAndStrerror(t *testing.T) {
 	o := tOptionsInit()
-	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000}
+	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000, 4094, 100, 8190, 30000, 30000, 10000}
 	if o != want {
 		t.Errorf("gohttp_options_init = %+v, want %+v", o, want)
 	}
@@ -44,7 +44,7 @@ func TestOptionsInitAndStrerror(t *testing.T) {
 			t.Errorf("strerror(%d) = %q, want %q", code, got, name)
 		}
 	}
-	for code := -14; code <= 0; code++ {
+	for code := -16; code <= 0; code++ {
 		if s := tStrerror(code); s == "" || s == "unknown error" {
 			t.Errorf("strerror(%d) = %q", code, s)
 		}

@@ -111,10 +111,10 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 		ex.mu.Lock()
 		ex.finished = true
 		aborted = ex.aborted
-		if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
-			// A body read hit max_body_bytes and the handler wrote
-			// nothing: the answer is the library's 413.
-			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
+		if st := ex.pendingStatus(); st != 0 && !ex.wroteHeader && !ex.aborted {
+			// A body read failed (over max_body_bytes: 413, malformed:
+			// 400, stalled: 408) and the handler wrote nothing.
+			http.Error(rw, failText(st), st)
 			ex.wroteHeader = true
 		}
 		ex.mu.Unlock()

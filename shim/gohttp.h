@@ -61,9 +61,14 @@ typedef enum gohttp_error {
     GOHTTP_ETOOLARGE = -11,   /* request body over max_body_bytes (413)    */
     GOHTTP_EPANIC = -12,      /* a Go panic was recovered                  */
     GOHTTP_ECLOSED = -13,     /* server is shut down (gohttp_next)         */
-    GOHTTP_EDEADLK = -14      /* the call would wait on the calling
+    GOHTTP_EDEADLK = -14,     /* the call would wait on the calling
                                  handler itself (gohttp_wait inside one of
                                  the server's own handlers)               */
+    GOHTTP_EBADREQ = -15,     /* the request body is malformed (bad chunk
+                                 size or terminator, forbidden trailer);
+                                 the answer is 400 if nothing was written  */
+    GOHTTP_ELENGTH = -16      /* write past the Content-Length the handler
+                                 declared; the extra bytes are not sent    */
 } gohttp_error;
 
 /* Static, NUL-terminated name of a code ("stale handle", ...). Never NULL;
@@ -123,9 +128,25 @@ typedef struct gohttp_options {
     int64_t write_timeout_ms;       /* default 0 = none                    */
     int64_t max_header_bytes;       /* default 1 MiB                       */
     int64_t max_body_bytes;         /* default 10 MiB; larger bodies: 413  */
-    int32_t max_handlers;           /* handlers running at once, default 64 */
+    int32_t max_handlers;           /* handlers running at once, default
+                                       64, at most 8192                    */
     int64_t queue_timeout_ms;       /* wait for a handler slot before 503,
                                        default 10000                       */
+    int64_t limit_request_line;     /* request line bytes, default 4094;
+                                       longer: 400                         */
+    int64_t limit_request_fields;   /* header lines, default 100; more: 431 */
+    int64_t limit_request_field_size; /* bytes of one header line, default
+                                       8190; longer: 431                   */
+    int64_t body_read_timeout_ms;   /* each read of the request body must
+                                       receive data within this, default
+                                       30000; else GOHTTP_ETIMEDOUT and 408 */
+    int64_t send_timeout_ms;        /* each write of the response must
+                                       complete within this, default 30000;
+                                       else GOHTTP_EIO and the connection
+                                       closes                              */
+    int64_t max_connections;        /* open connections, default 10000;
+                                       when full the idle ones are closed
+                                       first, then new ones are refused    */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */
@@ -133,8 +154,13 @@ void gohttp_options_init(gohttp_options *opts);
 
 /* Create a server. opts may be NULL (defaults); zero fields take their
  * default; negative fields are GOHTTP_EINVAL, and so are max_handlers above
- * 65536 and max_header_bytes above 1 GiB (the last error names the field). On success stores the handle
- * in *out. The caller owns the server and must gohttp_free it. */
+ * 8192 (each running handler holds an OS thread, and the Go runtime aborts
+ * the process past 10000 threads), a max_handlers that would bring the sum
+ * over the live (not yet freed) servers of the process above 8192,
+ * max_header_bytes above 1 GiB, the three request
+ * limits above 1 MiB and max_connections above 1048576 (the last error
+ * names the field). On success stores the handle in *out. The caller owns
+ * the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 
 /* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").
