@@ -159,7 +159,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 // host took the exchange.
 func (rt *route) handOff(ex *exchange, arena unsafe.Pointer, r *http.Request) bool {
 	s := rt.srv
-	t := time.NewTimer(s.opts.queueTimeout)
+	t := time.NewTimer(s.queueLeft(r))
 	defer t.Stop()
 	select {
 	case s.queue <- pullOffer{ex: ex, view: arena, userdata: rt.userdata}:

@@ -112,6 +112,7 @@ func (ex *exchange) bodyReader() io.ReadCloser {
 // stallReader gives each read of the request body d to receive data (a
 // read deadline on the connection), and clears the deadline at the end of
 // the body: net/http's background read that follows must not time out.
+// After a failed read the rest of the body is never read (done).
 type stallReader struct {
 	io.ReadCloser
 	rc   *http.ResponseController
@@ -126,7 +127,15 @@ func (s *stallReader) Read(p []byte) (int, error) {
 	n, err := s.ReadCloser.Read(p)
 	if err != nil && !s.done {
 		s.done = true
-		_ = s.rc.SetReadDeadline(time.Time{})
+		if err == io.EOF {
+			_ = s.rc.SetReadDeadline(time.Time{})
+		} else {
+			// The body failed: net/http must not wait on it again (it
+			// reads the rest to discard it before sending the response
+			// headers), so every later read fails at once and the
+			// connection closes after the response.
+			_ = s.rc.SetReadDeadline(time.Unix(1, 0))
+		}
 	}
 	return n, err
 }

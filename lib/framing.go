@@ -35,6 +35,7 @@ import (
 	"net"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // rejectMethod is the method of the marker request that replaces a refused
@@ -102,6 +103,10 @@ type guardConn struct {
 	pending error // underlying read error, returned once out is empty
 
 	refused atomic.Int32 // status of the refusal the marker stands for
+
+	// arrived: when the front handler took the current request (requests
+	// of one connection are served one after the other, on one goroutine).
+	arrived time.Time
 
 	// handedOver: the connTable no longer counts this connection (it was
 	// closed to make room, or its close was counted). Guarded by the

@@ -159,9 +159,22 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := f.s
+	if g := guardOf(r.Context()); g != nil {
+		g.arrived = time.Now()
+	}
 	s.sendDeadline(rw) // the previous request's deadline may have passed
 	s.dispatch(rw, r)
 	s.sendDeadline(rw) // for net/http's final flush after the handler
+}
+
+// queueLeft is what remains of queue_timeout for r: the wait for a slot
+// and the wait for a pull worker share one queue_timeout.
+func (s *server) queueLeft(r *http.Request) time.Duration {
+	g := guardOf(r.Context())
+	if g == nil || g.arrived.IsZero() {
+		return s.opts.queueTimeout
+	}
+	return max(s.opts.queueTimeout-time.Since(g.arrived), 0)
 }
 
 // sendDeadline gives the next write send_timeout to complete.
