@@ -251,3 +251,15 @@ func TestNoBodyStatusIsSent(t *testing.T) {
 		}
 	}
 }
+
+// gohttp_stats(NULL) sets its own last error instead of leaving the
+// previous call's.
+func TestStatsNullSetsItsOwnLastError(t *testing.T) {
+	rc, msg := withThread(func() int {
+		tRouteNullPattern(0) // leaves "stale ..." as the last error
+		return tStatsNull()
+	})
+	if rc != eInval || !strings.Contains(msg, "gohttp_stats") {
+		t.Errorf("gohttp_stats(NULL) = %d, last error %q", rc, msg)
+	}
+}
