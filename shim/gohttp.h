@@ -26,8 +26,22 @@
  *    0 is never valid. A handle that was freed, never issued, or belongs to
  *    a finished request is rejected with GOHTTP_ESTALE; it never reaches
  *    another object.
- *  - No input crashes the process: Go panics inside the library are
- *    recovered and returned as GOHTTP_EPANIC.
+ *  - What is defended: no request a client sends and no argument the
+ *    library can check (a NULL or 0, a stale, forged or foreign handle, a
+ *    negative or over-limit length or option, a bad status, header name
+ *    or value, a call in the wrong state) crashes the process, leaks, or
+ *    reaches another request: each is refused with a code, and Go panics
+ *    inside the library are recovered and returned as GOHTTP_EPANIC. What
+ *    the library accepts and refuses on the wire, and why, is the table in
+ *    SAFETY.md ("What gohttp accepts and refuses").
+ *  - The caller's contract, which the library cannot check: a non-NULL
+ *    pointer must point to memory the caller owns, and a length must not
+ *    go past the caller's buffer (gohttp_write(w, buf16, 1 << 34) reads
+ *    and sends whatever follows buf16 until it faults); NUL-terminated
+ *    arguments must be terminated within their length limit or readable
+ *    up to it; the request view must not be used after the handler
+ *    returned (push) or gohttp_done (pull); userdata must outlive the
+ *    server. A violation is undefined behaviour as in any C library.
  */
 #ifndef GOHTTP_H
 #define GOHTTP_H
@@ -46,8 +60,9 @@ typedef uint64_t gohttp_handle;
 typedef enum gohttp_error {
     GOHTTP_OK = 0,
     GOHTTP_EINVAL = -1,       /* bad argument: NULL, negative length, bad
-                                 status, header name not a token, CR/LF/NUL
-                                 in a header value, over-long argument     */
+                                 status, header name not a token, control
+                                 byte in a header value, bad or second
+                                 Content-Length, over-long argument        */
     GOHTTP_ESTALE = -2,       /* stale, freed, forged or 0 handle          */
     GOHTTP_ENOMEM = -3,       /* allocation failed or handle table full    */
     GOHTTP_EEXIST = -4,       /* route pattern conflicts with a route      */
@@ -164,6 +179,11 @@ void gohttp_options_init(gohttp_options *opts);
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 
 /* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").
+ * A catch-all route (pattern path "/") gets every path as the client sent
+ * it ("//x", "/a/../b"); other patterns keep ServeMux's matching, and a
+ * path that needs cleaning to match them is redirected (307) to the
+ * cleaned path, escaped once. A path with %00 is refused (400) before any
+ * route.
  * Only before start. Invalid pattern: GOHTTP_EPATTERN; one that conflicts
  * with an existing route: GOHTTP_EEXIST (Go's message, naming both
  * patterns, is the last error). After start: GOHTTP_ESTATE. userdata is
@@ -218,8 +238,11 @@ int gohttp_free(gohttp_server s);
 int gohttp_write_header(gohttp_handle w, int status);
 
 /* Set (replace), add, or delete a response header. name must be an HTTP
- * token; value must not contain CR, LF or NUL. After the headers were sent:
- * GOHTTP_ESTATE. */
+ * token; value must not contain a control byte (0x00-0x1f other than HTAB,
+ * or 0x7f). A Content-Length value must be 1 to 18 digits, and a second
+ * one may not be added (set replaces it): both GOHTTP_EINVAL, so the
+ * client can never read part of the body as the next response. After the
+ * headers were sent: GOHTTP_ESTATE. */
 int gohttp_set_header(gohttp_handle w, const char *name, size_t name_len,
                       const char *value, size_t value_len);
 int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
@@ -227,8 +250,10 @@ int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
 int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
 
 /* Write len bytes of body (status 200 is sent first if none was). Returns
- * len, or a negative code (GOHTTP_EIO when the client went away,
- * GOHTTP_ESTATE when the status sent allows no body, e.g. 204 or 304). */
+ * len, or a negative code (GOHTTP_EIO when the client went away or did not
+ * take the bytes within send_timeout_ms, GOHTTP_ESTATE when the status
+ * sent allows no body, e.g. 204 or 304: the status itself still goes out,
+ * GOHTTP_ELENGTH past the Content-Length the handler set). */
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
 
 /* Send buffered body bytes to the client now (chunked encoding when no
@@ -248,8 +273,10 @@ int gohttp_abort(gohttp_handle w);
  * 0 at end of body, GOHTTP_ETOOLARGE once the body exceeds max_body_bytes
  * (the response becomes 413 if the handler writes nothing; a status the
  * handler then sends with gohttp_write_header is sent as is, and a body
- * written without one goes out with status 413), GOHTTP_EIO if the
- * client went away. At most 1 GiB is read per call; cap 0 returns 0. For
+ * written without one goes out with status 413), GOHTTP_EBADREQ for a
+ * malformed chunked body (400 the same way), GOHTTP_ETIMEDOUT when no
+ * body byte came within body_read_timeout_ms (408 the same way),
+ * GOHTTP_EIO if the client went away. At most 1 GiB is read per call; cap 0 returns 0. For
  * HTTP/1.x read the body before writing the response (net/http may close
  * the body once the response started). */
 int64_t gohttp_read_body(gohttp_handle w, void *buf, int64_t cap);
@@ -304,7 +331,7 @@ typedef struct gohttp_counters {
     int64_t panics_recovered;  /* Go panics turned into codes             */
 } gohttp_counters;
 
-/* Snapshot the process-wide counters into *out. */
+/* Snapshot the process-wide counters into *out. NULL: GOHTTP_EINVAL. */
 int gohttp_stats(gohttp_counters *out);
 
 #ifdef __cplusplus
