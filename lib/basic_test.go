@@ -36,7 +36,10 @@ func TestHello(t *testing.T) {
 
 func TestOptionsInitAndStrerror(t *testing.T) {
 	o := tOptionsInit()
-	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000, 0}
+	want := tOptions{ReadHeaderTimeoutMS: 10000, IdleTimeoutMS: 120000, WriteTimeoutMS: 0,
+		MaxHeaderBytes: 1 << 20, MaxBodyBytes: 10 << 20, MaxHandlers: 64, QueueTimeoutMS: 10000,
+		LimitRequestLine: 4094, LimitRequestFields: 100, LimitRequestFieldSize: 8190,
+		BodyReadTimeoutMS: 30000, SendTimeoutMS: 30000, MaxConnections: 10000, ReusePort: 0}
 	if o != want {
 		t.Errorf("gohttp_options_init = %+v, want %+v", o, want)
 	}
@@ -46,7 +49,7 @@ func TestOptionsInitAndStrerror(t *testing.T) {
 			t.Errorf("strerror(%d) = %q, want %q", code, got, name)
 		}
 	}
-	for code := -14; code <= 0; code++ {
+	for code := -16; code <= 0; code++ {
 		if s := tStrerror(code); s == "" || s == "unknown error" {
 			t.Errorf("strerror(%d) = %q", code, s)
 		}

@@ -138,7 +138,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 // host took the exchange.
 func (rt *route) handOff(ex *exchange, arena unsafe.Pointer, r *http.Request) bool {
 	s := rt.srv
-	t := time.NewTimer(s.opts.queueTimeout)
+	t := time.NewTimer(s.queueLeft(r))
 	defer t.Stop()
 	select {
 	case s.queue <- pullOffer{ex: ex, view: arena, userdata: rt.userdata}:
@@ -170,10 +170,10 @@ func (ex *exchange) end(served bool) {
 		ex.arena = nil
 	}
 	ex.mu.Lock()
-	if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
-		// A body read hit max_body_bytes and the handler wrote nothing:
-		// the answer is the library's 413.
-		http.Error(ex.rw, "request body too large", http.StatusRequestEntityTooLarge)
+	if st := ex.pendingStatus(); st != 0 && !ex.wroteHeader && !ex.aborted {
+		// A body read failed (over max_body_bytes: 413, malformed: 400,
+		// stalled: 408) and the handler wrote nothing.
+		http.Error(ex.rw, failText(st), st)
 		ex.wroteHeader = true
 	}
 	ex.mu.Unlock()

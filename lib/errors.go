@@ -30,6 +30,8 @@ const (
 	codePanic    = int(C.GOHTTP_EPANIC)
 	codeClosed   = int(C.GOHTTP_ECLOSED)
 	codeDeadlk   = int(C.GOHTTP_EDEADLK)
+	codeBadReq   = int(C.GOHTTP_EBADREQ)
+	codeLength   = int(C.GOHTTP_ELENGTH)
 )
 
 // setLastError copies msg into the calling thread's last-error buffer.

@@ -9,8 +9,10 @@ import "C"
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 	"unsafe"
 )
 
@@ -47,17 +49,126 @@ type exchange struct {
 	// written without one goes out under 413; nothing written at all gets
 	// the library's 413 at cleanup (route.serve).
 	tooLarge bool
+	// bodyFailed: the status a failed body read implies, answered the same
+	// way as tooLarge: 400 for a malformed body, 408 for a body that
+	// stalled past body_read_timeout.
+	bodyFailed int
+
+	sendBy time.Time // write deadline last set on the connection
 }
 
-// bodyReader is the request body limited to max_body_bytes, made on first
-// use: most handlers never read the body, and this spares them the
-// wrapper's allocation. Called before the exchange is published (seed) or
-// with ex.mu held (read_body), so it is never made twice.
+// pendingStatus is the status a failed body read implies when the handler
+// sends none itself (0: none). ex.mu held.
+func (ex *exchange) pendingStatus() int {
+	switch {
+	case ex.tooLarge:
+		return http.StatusRequestEntityTooLarge
+	default:
+		return ex.bodyFailed
+	}
+}
+
+// failText is the body of the library's answer to a failed body read.
+func failText(status int) string {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		return "request body too large"
+	case http.StatusBadRequest:
+		return "malformed request body"
+	case http.StatusRequestTimeout:
+		return "request body stalled"
+	}
+	return http.StatusText(status)
+}
+
+// refreshSend moves the connection's write deadline to now+send_timeout
+// when less than half of it is left, so a client that stops reading frees
+// the handler within send_timeout while a steady writer pays for one
+// deadline update per half period. ex.mu held.
+func (ex *exchange) refreshSend() {
+	d := ex.srv.opts.sendTimeout
+	if d <= 0 {
+		return
+	}
+	now := time.Now()
+	if now.Before(ex.sendBy.Add(-d / 2)) {
+		return
+	}
+	ex.sendBy = now.Add(d)
+	_ = http.NewResponseController(ex.rw).SetWriteDeadline(ex.sendBy)
+}
+
+// bodyReader is the request body limited to max_body_bytes, each read
+// bounded by body_read_timeout, made on first use: most handlers never
+// read the body, and this spares them the wrappers' allocation. Called
+// before the exchange is published (seed) or with ex.mu held (read_body),
+// so it is never made twice.
 func (ex *exchange) bodyReader() io.ReadCloser {
 	if ex.body == nil {
-		ex.body = http.MaxBytesReader(ex.rw, ex.req.Body, ex.srv.opts.maxBodyBytes)
+		var r io.ReadCloser = ex.req.Body
+		if d := ex.srv.opts.bodyReadTimeout; d > 0 && ex.req.Body != http.NoBody {
+			r = &stallReader{ReadCloser: r, rc: http.NewResponseController(ex.rw), d: d}
+		}
+		ex.body = http.MaxBytesReader(ex.rw, r, ex.srv.opts.maxBodyBytes)
 	}
 	return ex.body
+}
+
+// stallReader gives each read of the request body d to receive data (a
+// read deadline on the connection), and clears the deadline at the end of
+// the body: net/http's background read that follows must not time out.
+// After a failed read the rest of the body is never read (done).
+type stallReader struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	d    time.Duration
+	done bool
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if !s.done {
+		_ = s.rc.SetReadDeadline(time.Now().Add(s.d))
+	}
+	n, err := s.ReadCloser.Read(p)
+	if err != nil && !s.done {
+		s.done = true
+		if err == io.EOF {
+			_ = s.rc.SetReadDeadline(time.Time{})
+		} else {
+			// The body failed: net/http must not wait on it again (it
+			// reads the rest to discard it before sending the response
+			// headers), so every later read fails at once and the
+			// connection closes after the response.
+			_ = s.rc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+	return n, err
+}
+
+// bodyError maps a failed body read to its code and records the status it
+// implies. ex.mu held.
+func (ex *exchange) bodyError(op string, err error) int {
+	var tooLarge *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		ex.tooLarge = true
+		return fail(codeTooLarge, "%s: request body exceeds max_body_bytes (%d)", op, tooLarge.Limit)
+	case errors.Is(err, errBadFraming):
+		ex.bodyFailed = http.StatusBadRequest
+		return fail(codeBadReq, "%s: %v", op, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		ex.bodyFailed = http.StatusRequestTimeout
+		return fail(codeTimedOut, "%s: no body data within body_read_timeout (%v)", op, ex.srv.opts.bodyReadTimeout)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &ne),
+		errors.Is(err, http.ErrBodyReadAfterClose), errors.Is(err, net.ErrClosed):
+		return fail(codeIO, "%s: %v", op, err)
+	default:
+		// net/http's own refusals of a body (chunk encoding errors, a
+		// trailer it cannot parse) are plain errors.
+		ex.bodyFailed = http.StatusBadRequest
+		return fail(codeBadReq, "%s: %v", op, err)
+	}
 }
 
 // lookupExchange resolves a payload of the exchange table to its exchange.
@@ -113,6 +224,7 @@ func (ex *exchange) writeHeader(status int) int {
 	if ex.wroteHeader {
 		return fail(codeState, "write_header(%d): status already sent", status)
 	}
+	ex.refreshSend()
 	ex.rw.WriteHeader(status)
 	// 1xx other than 101 are informational: net/http sends them at once
 	// and the final status is still to come.
@@ -122,8 +234,11 @@ func (ex *exchange) writeHeader(status int) int {
 	return codeOK
 }
 
-// headerArgs validates a header name (RFC 7230 token) and value (no CR, LF,
-// NUL), both bounded by the server's max_header_bytes.
+// headerArgs validates a header name (RFC 7230 token) and value (no control
+// byte), both bounded by the server's max_header_bytes. A Content-Length
+// must be digits, and only set_header may replace one: any other op (add,
+// or a one-call response adding its headers) with one already set is
+// GOHTTP_EINVAL.
 func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t, withValue bool) (string, string, int) {
 	limit := ex.srv.opts.maxHeaderBytes
 	n, code := bytesArg(op, "name", name, nameLen, limit)
@@ -141,10 +256,20 @@ func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_
 		return "", "", code
 	}
 	if i := badValueByte(v); i >= 0 {
-		return "", "", fail(codeInval, "%s: header %s value has a CR, LF or NUL byte at %d", op, n, i)
+		return "", "", fail(codeInval, "%s: header %s value has the control byte 0x%02x at %d", op, n, v[i], i)
 	}
 	if ex.wroteHeader {
 		return "", "", fail(codeState, "%s %s: headers already sent", op, n)
+	}
+	if asciiEqualFold([]byte(n), "content-length") {
+		// Two Content-Lengths, or one that is not a plain number, make
+		// the client read part of the body as the next response.
+		if !isDigits(v) {
+			return "", "", fail(codeInval, "%s: Content-Length %q is not 1 to 18 digits", op, v)
+		}
+		if op != "set_header" && len(ex.rw.Header()["Content-Length"]) > 0 {
+			return "", "", fail(codeInval, "%s: a second Content-Length (%q after %q)", op, v, ex.rw.Header().Get("Content-Length"))
+		}
 	}
 	return n, v, codeOK
 }
@@ -223,11 +348,14 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 		b = unsafe.Slice((*byte)(buf), n)
 	}
 	ex.implicitStatus()
+	ex.refreshSend()
 	m, err := ex.rw.Write(b)
 	ex.wroteHeader = true
 	switch {
 	case errors.Is(err, http.ErrBodyNotAllowed):
 		return int64(fail(codeState, "write: the status sent does not allow a body"))
+	case errors.Is(err, http.ErrContentLength):
+		return int64(fail(codeLength, "write: %d bytes past the declared Content-Length %s", n-int64(m), ex.rw.Header().Get("Content-Length")))
 	case err != nil:
 		return int64(fail(codeIO, "write: %v", err))
 	}
@@ -239,8 +367,8 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 // max_body_bytes: the handler did not choose 200, it just wrote. A status
 // the handler sent itself (ex.wroteHeader) is left alone. ex.mu held.
 func (ex *exchange) implicitStatus() {
-	if ex.tooLarge && !ex.wroteHeader {
-		ex.rw.WriteHeader(http.StatusRequestEntityTooLarge)
+	if st := ex.pendingStatus(); st != 0 && !ex.wroteHeader {
+		ex.rw.WriteHeader(st)
 		ex.wroteHeader = true
 	}
 }
@@ -253,6 +381,7 @@ func gohttp_flush(w C.gohttp_handle) (rc C.int) {
 	defer recoverInto(&rc)
 	return C.int(withExchange(w, func(ex *exchange) int64 {
 		ex.implicitStatus()
+		ex.refreshSend()
 		err := http.NewResponseController(ex.rw).Flush()
 		ex.wroteHeader = true
 		if err != nil {
@@ -308,17 +437,13 @@ func (ex *exchange) readBody(buf unsafe.Pointer, capacity int64) int64 {
 		if n > 0 {
 			return int64(n) // an error comes back on the next call
 		}
-		var tooLarge *http.MaxBytesError
 		switch {
 		case err == nil:
 			continue // a 0, nil read: try again
 		case err == io.EOF:
 			return 0
-		case errors.As(err, &tooLarge):
-			ex.tooLarge = true
-			return int64(fail(codeTooLarge, "read_body: request body exceeds max_body_bytes (%d)", tooLarge.Limit))
 		default:
-			return int64(fail(codeIO, "read_body: %v", err))
+			return int64(ex.bodyError("read_body", err))
 		}
 	}
 }

@@ -21,6 +21,10 @@ type serverOptions struct {
 	maxHandlers       int
 	queueTimeout      time.Duration
 	reusePort         bool // SO_REUSEPORT on the listener
+	limits            framingLimits // requestLine, fields, fieldSize; headBytes = maxHeaderBytes
+	bodyReadTimeout   time.Duration
+	sendTimeout       time.Duration
+	maxConnections    int
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -29,7 +33,13 @@ type serverOptions struct {
 const (
 	maxTimeoutMS      = math.MaxInt64 / int64(time.Millisecond) // no Duration overflow
 	maxHeaderBytesCap = 1 << 30
-	maxHandlersCap    = 1 << 16 // bounded OS threads per server
+	// Each running push handler holds one OS thread, and the Go runtime
+	// aborts the whole process past 10000 threads (debug.SetMaxThreads);
+	// the runtime needs some for itself (GC workers, sysmon, idle Ms), so
+	// one server may not ask for more than 8192.
+	maxHandlersCap    = 8192
+	maxLimitCap       = 1 << 20 // request line / field size / field count
+	maxConnectionsCap = 1 << 20
 )
 
 // Defaults, documented in gohttp.h and mirrored by gohttp_options_init.
@@ -41,6 +51,10 @@ var defaultOptions = serverOptions{
 	maxBodyBytes:      10 << 20,
 	maxHandlers:       64,
 	queueTimeout:      10 * time.Second,
+	limits:            framingLimits{requestLine: 4094, fields: 100, fieldSize: 8190},
+	bodyReadTimeout:   30 * time.Second,
+	sendTimeout:       30 * time.Second,
+	maxConnections:    10000,
 }
 
 // parseOptions validates o (NULL means all defaults): a zero field takes
@@ -49,6 +63,7 @@ var defaultOptions = serverOptions{
 func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 	opts := defaultOptions
 	if o == nil {
+		opts.limits.headBytes = opts.maxHeaderBytes
 		return opts, codeOK
 	}
 	ms := func(name string, v C.int64_t, dst *time.Duration) int {
@@ -70,6 +85,33 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 		return opts, rc
 	}
 	if rc := ms("queue_timeout_ms", o.queue_timeout_ms, &opts.queueTimeout); rc != codeOK {
+		return opts, rc
+	}
+	if rc := ms("body_read_timeout_ms", o.body_read_timeout_ms, &opts.bodyReadTimeout); rc != codeOK {
+		return opts, rc
+	}
+	if rc := ms("send_timeout_ms", o.send_timeout_ms, &opts.sendTimeout); rc != codeOK {
+		return opts, rc
+	}
+	count := func(name string, v C.int64_t, limit int64, dst *int) int {
+		switch {
+		case v < 0 || int64(v) > limit:
+			return fail(codeInval, "gohttp_options.%s: %d out of range 0..%d", name, int64(v), limit)
+		case v > 0:
+			*dst = int(v)
+		}
+		return codeOK
+	}
+	if rc := count("limit_request_line", o.limit_request_line, maxLimitCap, &opts.limits.requestLine); rc != codeOK {
+		return opts, rc
+	}
+	if rc := count("limit_request_fields", o.limit_request_fields, maxLimitCap, &opts.limits.fields); rc != codeOK {
+		return opts, rc
+	}
+	if rc := count("limit_request_field_size", o.limit_request_field_size, maxLimitCap, &opts.limits.fieldSize); rc != codeOK {
+		return opts, rc
+	}
+	if rc := count("max_connections", o.max_connections, maxConnectionsCap, &opts.maxConnections); rc != codeOK {
 		return opts, rc
 	}
 	switch v := int64(o.max_header_bytes); {
@@ -96,6 +138,7 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 	default:
 		return opts, fail(codeInval, "gohttp_options.reuse_port: %d is neither 0 nor 1", v)
 	}
+	opts.limits.headBytes = opts.maxHeaderBytes
 	return opts, codeOK
 }
 

@@ -59,6 +59,15 @@ func (ex *exchange) respond(status int, headers *C.gohttp__cheader, count C.size
 		if code != codeOK {
 			return int64(code)
 		}
+		if asciiEqualFold([]byte(name), "content-length") {
+			// headerArgs compares with the headers already set; a
+			// second Content-Length within this call is refused here.
+			for _, p := range pairs {
+				if asciiEqualFold([]byte(p[0]), "content-length") {
+					return int64(fail(codeInval, "respond: a second Content-Length (%q after %q)", value, p[1]))
+				}
+			}
+		}
 		pairs = append(pairs, [2]string{name, value})
 	}
 	h := ex.rw.Header()

@@ -45,9 +45,11 @@ type server struct {
 	opts   serverOptions
 	mux    *http.ServeMux
 	hs     *http.Server
-	ln     net.Listener   // set at start; closed by beginShutdownMode before it returns
-	slots  chan struct{}  // dispatch slots; cap == max_handlers
-	queue  chan pullOffer // pull mode hand-off, unbuffered
+	ln     net.Listener      // set at start; closed by beginShutdownMode before it returns
+	slots  chan struct{}     // dispatch slots; cap == max_handlers
+	conns  connTable         // open connections (max_connections)
+	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
+	queue  chan pullOffer    // pull mode hand-off, unbuffered
 
 	mu            sync.Mutex
 	state         serverState
@@ -100,6 +102,9 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	if code != codeOK {
 		return C.int(code)
 	}
+	if !reserveHandlers(opts.maxHandlers) {
+		return C.int(fail(codeInval, "gohttp_options.max_handlers: %d more would bring the live servers of this process above %d (one OS thread per running handler)", opts.maxHandlers, maxHandlersCap))
+	}
 	s := &server{
 		opts:     opts,
 		mux:      http.NewServeMux(),
@@ -108,9 +113,14 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		pullOpen: make(map[int]int),
+		routes:   make(map[string]*route),
 	}
+	s.conns.max = opts.maxConnections
+	s.conns.idle = make(map[*guardConn]struct{})
 	s.hs = &http.Server{
-		Handler:           s.mux,
+		Handler:           front{s},
+		ConnState:         s.conns.connState,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: opts.readHeaderTimeout,
 		IdleTimeout:       opts.idleTimeout,
 		WriteTimeout:      opts.writeTimeout,
@@ -121,6 +131,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	h := C.gohttp__server_ref(C.uintptr_t(gh))
 	if h == 0 {
 		gh.Delete()
+		releaseHandlers(opts.maxHandlers)
 		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
 	}
 	s.handle = uint64(h)
@@ -153,6 +164,9 @@ func (s *server) addRoute(pattern string, h http.Handler) (code int) {
 		}
 	}()
 	s.mux.Handle(pattern, h)
+	if rt, ok := h.(*route); ok {
+		s.routes[pattern] = rt
+	}
 	return codeOK
 }
 
@@ -196,7 +210,7 @@ func (s *server) start(addr string) int {
 	if err != nil {
 		return fail(codeBind, "%v", err)
 	}
-	ln := &closeOnceListener{Listener: raw}
+	ln := &closeOnceListener{Listener: &guardListener{Listener: raw, s: s}}
 	s.ln = ln
 	s.state = stateRunning
 	go s.serve(ln)
@@ -487,6 +501,7 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	// The use-reference is back (claimForFree), so the free below, which
 	// waits for every use-reference, cannot wait on our own.
 	C.gohttp__server_free(C.uint64_t(sh))
+	releaseHandlers(gh.Value().(*server).opts.maxHandlers)
 	gh.Delete()
 	C.gohttp__count_server(-1)
 	return 0

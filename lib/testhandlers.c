@@ -559,6 +559,75 @@ void gohttp__test_toolarge(gohttp_handle w, const gohttp_request *req, void *ud)
     gohttp_write(w, out, n);
 }
 
+// Header rules: every Content-Length and control-byte case a handler can
+// try, the codes as the body (under a correct Content-Length), then one
+// write past that length; its code is kept for gohttp__test_rules_extra.
+static int64_t rules_extra = 1;
+
+void gohttp__test_rules(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    static const char *const cl = "Content-Length";
+    int r[9];
+    r[0] = gohttp_add_header(w, cl, 14, "3", 1);
+    r[1] = gohttp_add_header(w, cl, 14, "3", 1);     /* a second one */
+    r[2] = gohttp_set_header(w, cl, 14, "-5", 2);    /* negative */
+    r[3] = gohttp_set_header(w, cl, 14, "12a", 3);   /* non-digits */
+    r[4] = gohttp_set_header(w, cl, 14, " 1", 2);    /* spaced */
+    r[5] = gohttp_set_header(w, "X-A", 3, "a\001b", 3);
+    r[6] = gohttp_set_header(w, "X-A", 3, "a\177b", 3);
+    r[7] = gohttp_set_header(w, "X-A", 3, "a\tb", 3);
+    r[8] = gohttp_add_header(w, "content-length", 14, "4", 1); /* any case */
+    char body[128], num[16];
+    int n = snprintf(body, sizeof body, "%d %d %d %d %d %d %d %d %d", r[0], r[1], r[2], r[3], r[4],
+                     r[5], r[6], r[7], r[8]);
+    int m = snprintf(num, sizeof num, "%d", n);
+    gohttp_set_header(w, cl, 14, num, (size_t)m);
+    gohttp_write(w, body, n);
+    __atomic_store_n(&rules_extra, gohttp_write(w, "x", 1), __ATOMIC_SEQ_CST);
+}
+
+int64_t gohttp__test_rules_extra(void)
+{
+    return __atomic_load_n(&rules_extra, __ATOMIC_SEQ_CST);
+}
+
+// No body allowed: the status given in the query ("204", "304", "103"),
+// then a write; its code is kept for gohttp__test_nobody_rc.
+static int64_t nobody_rc = 1;
+
+void gohttp__test_nobody(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)ud;
+    int status = atoi(req->raw_query);
+    gohttp_write_header(w, status);
+    if (status < 200)
+        gohttp_write_header(w, 204);
+    __atomic_store_n(&nobody_rc, gohttp_write(w, "x", 1), __ATOMIC_SEQ_CST);
+}
+
+int64_t gohttp__test_nobody_rc(void)
+{
+    return __atomic_load_n(&nobody_rc, __ATOMIC_SEQ_CST);
+}
+
+// Counts its calls and answers "counted".
+static int64_t counted;
+
+void gohttp__test_count(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)req;
+    (void)ud;
+    __atomic_add_fetch(&counted, 1, __ATOMIC_SEQ_CST);
+    put(w, "counted");
+}
+
+int64_t gohttp__test_counted(void)
+{
+    return __atomic_load_n(&counted, __ATOMIC_SEQ_CST);
+}
+
 /* Writes its userdata as a number: routes registered with an integer
  * userdata ((void *)7), not a pointer, must get it back unchanged. */
 void gohttp__test_userdata_value(gohttp_handle w, const gohttp_request *req, void *ud)
@@ -593,10 +662,13 @@ void gohttp__test_respond(gohttp_handle w, const gohttp_request *req, void *ud)
         int64_t rc5 = gohttp_respond(w, 200, NULL, 0, NULL, 5);
         int64_t rc6 = gohttp_respond(w, 99, NULL, 0, NULL, 0);
         int64_t rc7 = gohttp_respond(w, 200, bad, (size_t)1 << 20, NULL, 0);
-        char v[128];
-        int n = snprintf(v, sizeof v, "%lld %lld %lld %lld %lld %lld %lld",
+        gohttp_header two_lengths[] = {{"Content-Length", 14, "2", 1},
+                                       {"content-length", 14, "3", 1}};
+        int64_t rc8 = gohttp_respond(w, 200, two_lengths, 2, "no", 2);
+        char v[160];
+        int n = snprintf(v, sizeof v, "%lld %lld %lld %lld %lld %lld %lld %lld",
                          (long long)rc1, (long long)rc2, (long long)rc3, (long long)rc4,
-                         (long long)rc5, (long long)rc6, (long long)rc7);
+                         (long long)rc5, (long long)rc6, (long long)rc7, (long long)rc8);
         gohttp_header rc[] = {{"X-Rc", 4, v, (size_t)n}};
         gohttp_respond(w, 202, rc, 1, "ok", 2);
         return;

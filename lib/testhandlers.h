@@ -32,6 +32,12 @@ GOHTTP_TEST_API void gohttp__test_abort(gohttp_handle w, const gohttp_request *r
 GOHTTP_TEST_API void gohttp__test_twowrites(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_firehose(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_toolarge(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API void gohttp__test_rules(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API int64_t gohttp__test_rules_extra(void);
+GOHTTP_TEST_API void gohttp__test_nobody(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API int64_t gohttp__test_nobody_rc(void);
+GOHTTP_TEST_API void gohttp__test_count(gohttp_handle w, const gohttp_request *req, void *ud);
+GOHTTP_TEST_API int64_t gohttp__test_counted(void);
 /* 1 while the firehose handler runs, then the code that stopped it. */
 GOHTTP_TEST_API int64_t gohttp__test_firehose_rc(void);
 GOHTTP_TEST_API void gohttp__test_seed_hello(ResponseWriterPtr w, Request *req);

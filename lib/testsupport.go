@@ -37,6 +37,9 @@ const (
 	thTooLarge
 	thRespond
 	thUserdataValue
+	thRules
+	thNoBody
+	thCount
 )
 
 func (h testHandler) c() C.gohttp_handler {
@@ -73,6 +76,12 @@ func (h testHandler) c() C.gohttp_handler {
 		return C.gohttp_handler(C.gohttp__test_firehose)
 	case thTooLarge:
 		return C.gohttp_handler(C.gohttp__test_toolarge)
+	case thRules:
+		return C.gohttp_handler(C.gohttp__test_rules)
+	case thNoBody:
+		return C.gohttp_handler(C.gohttp__test_nobody)
+	case thCount:
+		return C.gohttp_handler(C.gohttp__test_count)
 	}
 	panic("unknown test handler")
 }
@@ -90,27 +99,40 @@ type tOptions struct {
 	MaxHandlers                                        int32
 	QueueTimeoutMS                                     int64
 	ReusePort                                          int32
+	LimitRequestLine, LimitRequestFields               int64
+	LimitRequestFieldSize                              int64
+	BodyReadTimeoutMS, SendTimeoutMS, MaxConnections   int64
 }
 
 func (o *tOptions) toC() C.gohttp_options {
 	return C.gohttp_options{
-		read_header_timeout_ms: C.int64_t(o.ReadHeaderTimeoutMS),
-		idle_timeout_ms:        C.int64_t(o.IdleTimeoutMS),
-		write_timeout_ms:       C.int64_t(o.WriteTimeoutMS),
-		max_header_bytes:       C.int64_t(o.MaxHeaderBytes),
-		max_body_bytes:         C.int64_t(o.MaxBodyBytes),
-		max_handlers:           C.int32_t(o.MaxHandlers),
-		queue_timeout_ms:       C.int64_t(o.QueueTimeoutMS),
-		reuse_port:             C.int32_t(o.ReusePort),
+		read_header_timeout_ms:   C.int64_t(o.ReadHeaderTimeoutMS),
+		idle_timeout_ms:          C.int64_t(o.IdleTimeoutMS),
+		write_timeout_ms:         C.int64_t(o.WriteTimeoutMS),
+		max_header_bytes:         C.int64_t(o.MaxHeaderBytes),
+		max_body_bytes:           C.int64_t(o.MaxBodyBytes),
+		max_handlers:             C.int32_t(o.MaxHandlers),
+		queue_timeout_ms:         C.int64_t(o.QueueTimeoutMS),
+		limit_request_line:       C.int64_t(o.LimitRequestLine),
+		limit_request_fields:     C.int64_t(o.LimitRequestFields),
+		limit_request_field_size: C.int64_t(o.LimitRequestFieldSize),
+		body_read_timeout_ms:     C.int64_t(o.BodyReadTimeoutMS),
+		send_timeout_ms:          C.int64_t(o.SendTimeoutMS),
+		max_connections:          C.int64_t(o.MaxConnections),
+		reuse_port:               C.int32_t(o.ReusePort),
 	}
 }
 
 func tOptionsInit() tOptions {
 	var c C.gohttp_options
 	C.gohttp_options_init(&c)
-	return tOptions{int64(c.read_header_timeout_ms), int64(c.idle_timeout_ms), int64(c.write_timeout_ms),
-		int64(c.max_header_bytes), int64(c.max_body_bytes), int32(c.max_handlers), int64(c.queue_timeout_ms),
-		int32(c.reuse_port)}
+	return tOptions{ReadHeaderTimeoutMS: int64(c.read_header_timeout_ms), IdleTimeoutMS: int64(c.idle_timeout_ms),
+		WriteTimeoutMS: int64(c.write_timeout_ms), MaxHeaderBytes: int64(c.max_header_bytes),
+		MaxBodyBytes: int64(c.max_body_bytes), MaxHandlers: int32(c.max_handlers), QueueTimeoutMS: int64(c.queue_timeout_ms),
+		LimitRequestLine: int64(c.limit_request_line), LimitRequestFields: int64(c.limit_request_fields),
+		LimitRequestFieldSize: int64(c.limit_request_field_size), BodyReadTimeoutMS: int64(c.body_read_timeout_ms),
+		SendTimeoutMS: int64(c.send_timeout_ms), MaxConnections: int64(c.max_connections),
+		ReusePort: int32(c.reuse_port)}
 }
 
 // withThread runs f locked to one OS thread and returns its code with the
@@ -292,6 +314,10 @@ func tPullJoin() tPullResult {
 	return tPullResult{int64(r.served), int64(r.closed), int64(r.other_errors), int64(r.stale_after_done),
 		int64(r.deadlk), int64(r.double_done)}
 }
+
+func tRulesExtra() int64 { return int64(C.gohttp__test_rules_extra()) }
+func tNoBodyRC() int64   { return int64(C.gohttp__test_nobody_rc()) }
+func tCounted() int64    { return int64(C.gohttp__test_counted()) }
 
 func tFirehoseRC() int64 { return int64(C.gohttp__test_firehose_rc()) }
 

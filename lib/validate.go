@@ -73,15 +73,29 @@ func isTchar(c byte) bool {
 	return false
 }
 
-// badValueByte returns the index of the first CR, LF or NUL in v, or -1.
-// Those three are what turn a header value into response splitting or a
-// silently truncated C string.
+// badValueByte returns the index of the first control byte in v (0x00 to
+// 0x1f except HTAB, and DEL), or -1. CR and LF turn a header value into
+// response splitting, NUL into a silently truncated C string, and RFC 9110
+// 5.5 allows none of the others in a field value.
 func badValueByte(v string) int {
 	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '\r', '\n', 0:
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return i
 		}
 	}
 	return -1
+}
+
+// isDigits reports whether v is 1 to 18 ASCII digits: a Content-Length
+// that cannot be negative, signed, spaced or overflow an int64.
+func isDigits(v string) bool {
+	if v == "" || len(v) > 18 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -57,7 +57,9 @@ typedef enum gohttp_error {
     GOHTTP_ETOOLARGE = -11,
     GOHTTP_EPANIC = -12,
     GOHTTP_ECLOSED = -13,
-    GOHTTP_EDEADLK = -14
+    GOHTTP_EDEADLK = -14,
+    GOHTTP_EBADREQ = -15,
+    GOHTTP_ELENGTH = -16
 } gohttp_error;
 
 const char *gohttp_strerror(int code);
@@ -94,6 +96,12 @@ typedef struct gohttp_options {
     int32_t max_handlers;
     int64_t queue_timeout_ms;
     int32_t reuse_port;
+    int64_t limit_request_line;
+    int64_t limit_request_fields;
+    int64_t limit_request_field_size;
+    int64_t body_read_timeout_ms;
+    int64_t send_timeout_ms;
+    int64_t max_connections;
 } gohttp_options;
 
 void gohttp_options_init(gohttp_options *opts);

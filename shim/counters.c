@@ -35,11 +35,15 @@ void gohttp__count_panic(void)
 }
 
 /* A snapshot: each field is read atomically, the set is not (counters of
- * a busy server move while they are read). GOHTTP_EINVAL for NULL. */
+ * a busy server move while they are read). GOHTTP_EINVAL for NULL, with
+ * its own last error. */
 int gohttp_stats(gohttp_counters *out)
 {
-    if (out == NULL)
+    if (out == NULL) {
+        static const char msg[] = "gohttp_stats: out is NULL";
+        gohttp__set_last_error(msg, sizeof msg - 1);
         return GOHTTP_EINVAL;
+    }
     gohttp_proxy *ex = gohttp__exchanges();
     out->live_handles = ex ? (int64_t)gohttp_proxy_live(ex) : 0;
     out->live_servers = __atomic_load_n(&live_servers, __ATOMIC_RELAXED);
@@ -66,4 +70,10 @@ void gohttp_options_init(gohttp_options *opts)
     opts->max_handlers = 64;
     opts->queue_timeout_ms = 10000;
     opts->reuse_port = 0;
+    opts->limit_request_line = 4094;
+    opts->limit_request_fields = 100;
+    opts->limit_request_field_size = 8190;
+    opts->body_read_timeout_ms = 30000;
+    opts->send_timeout_ms = 30000;
+    opts->max_connections = 10000;
 }

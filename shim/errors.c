@@ -36,6 +36,8 @@ const char *gohttp_strerror(int code)
     case GOHTTP_EPANIC:    return "internal panic recovered";
     case GOHTTP_ECLOSED:   return "server is shut down";
     case GOHTTP_EDEADLK:   return "call would wait on the calling handler";
+    case GOHTTP_EBADREQ:   return "malformed request body";
+    case GOHTTP_ELENGTH:   return "write past the declared Content-Length";
     default:               return "unknown error";
     }
 }

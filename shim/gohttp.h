@@ -26,8 +26,22 @@
  *    0 is never valid. A handle that was freed, never issued, or belongs to
  *    a finished request is rejected with GOHTTP_ESTALE; it never reaches
  *    another object.
- *  - No input crashes the process: Go panics inside the library are
- *    recovered and returned as GOHTTP_EPANIC.
+ *  - What is defended: no request a client sends and no argument the
+ *    library can check (a NULL or 0, a stale, forged or foreign handle, a
+ *    negative or over-limit length or option, a bad status, header name
+ *    or value, a call in the wrong state) crashes the process, leaks, or
+ *    reaches another request: each is refused with a code, and Go panics
+ *    inside the library are recovered and returned as GOHTTP_EPANIC. What
+ *    the library accepts and refuses on the wire, and why, is the table in
+ *    SAFETY.md ("What gohttp accepts and refuses").
+ *  - The caller's contract, which the library cannot check: a non-NULL
+ *    pointer must point to memory the caller owns, and a length must not
+ *    go past the caller's buffer (gohttp_write(w, buf16, 1 << 34) reads
+ *    and sends whatever follows buf16 until it faults); NUL-terminated
+ *    arguments must be terminated within their length limit or readable
+ *    up to it; the request view must not be used after the handler
+ *    returned (push) or gohttp_done (pull); userdata must outlive the
+ *    server. A violation is undefined behaviour as in any C library.
  */
 #ifndef GOHTTP_H
 #define GOHTTP_H
@@ -46,8 +60,9 @@ typedef uint64_t gohttp_handle;
 typedef enum gohttp_error {
     GOHTTP_OK = 0,
     GOHTTP_EINVAL = -1,       /* bad argument: NULL, negative length, bad
-                                 status, header name not a token, CR/LF/NUL
-                                 in a header value, over-long argument     */
+                                 status, header name not a token, control
+                                 byte in a header value, bad or second
+                                 Content-Length, over-long argument        */
     GOHTTP_ESTALE = -2,       /* stale, freed, forged or 0 handle          */
     GOHTTP_ENOMEM = -3,       /* allocation failed or handle table full    */
     GOHTTP_EEXIST = -4,       /* route pattern conflicts with a route      */
@@ -61,9 +76,14 @@ typedef enum gohttp_error {
     GOHTTP_ETOOLARGE = -11,   /* request body over max_body_bytes (413)    */
     GOHTTP_EPANIC = -12,      /* a Go panic was recovered                  */
     GOHTTP_ECLOSED = -13,     /* server has stopped (gohttp_next)          */
-    GOHTTP_EDEADLK = -14      /* the call would wait on the calling
+    GOHTTP_EDEADLK = -14,     /* the call would wait on the calling
                                  handler itself (gohttp_wait inside one of
                                  the server's own handlers)               */
+    GOHTTP_EBADREQ = -15,     /* the request body is malformed (bad chunk
+                                 size or terminator, forbidden trailer);
+                                 the answer is 400 if nothing was written  */
+    GOHTTP_ELENGTH = -16      /* write past the Content-Length the handler
+                                 declared; the extra bytes are not sent    */
 } gohttp_error;
 
 /* Static, NUL-terminated name of a code ("stale handle", ...). Never NULL;
@@ -123,7 +143,8 @@ typedef struct gohttp_options {
     int64_t write_timeout_ms;       /* default 0 = none                    */
     int64_t max_header_bytes;       /* default 1 MiB                       */
     int64_t max_body_bytes;         /* default 10 MiB; larger bodies: 413  */
-    int32_t max_handlers;           /* handlers running at once, default 64 */
+    int32_t max_handlers;           /* handlers running at once, default
+                                       64, at most 8192                    */
     int64_t queue_timeout_ms;       /* wait for a handler slot before 503,
                                        default 10000                       */
     int32_t reuse_port;             /* 1: set SO_REUSEPORT on the listener
@@ -133,6 +154,21 @@ typedef struct gohttp_options {
                                        kernel spreads connections over
                                        them; default 0; other values are
                                        GOHTTP_EINVAL                       */
+    int64_t limit_request_line;     /* request line bytes, default 4094;
+                                       longer: 400                         */
+    int64_t limit_request_fields;   /* header lines, default 100; more: 431 */
+    int64_t limit_request_field_size; /* bytes of one header line, default
+                                       8190; longer: 431                   */
+    int64_t body_read_timeout_ms;   /* each read of the request body must
+                                       receive data within this, default
+                                       30000; else GOHTTP_ETIMEDOUT and 408 */
+    int64_t send_timeout_ms;        /* each write of the response must
+                                       complete within this, default 30000;
+                                       else GOHTTP_EIO and the connection
+                                       closes                              */
+    int64_t max_connections;        /* open connections, default 10000;
+                                       when full the idle ones are closed
+                                       first, then new ones are refused    */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */
@@ -140,11 +176,22 @@ void gohttp_options_init(gohttp_options *opts);
 
 /* Create a server. opts may be NULL (defaults); zero fields take their
  * default; negative fields are GOHTTP_EINVAL, and so are max_handlers above
- * 65536, max_header_bytes above 1 GiB and reuse_port other than 0 or 1
- * (the last error names the field). On success stores the handle in *out. The caller owns the server and must gohttp_free it. */
+ * 8192 (each running handler holds an OS thread, and the Go runtime aborts
+ * the process past 10000 threads), a max_handlers that would bring the sum
+ * over the live (not yet freed) servers of the process above 8192,
+ * max_header_bytes above 1 GiB, the three request
+ * limits above 1 MiB, max_connections above 1048576 and reuse_port
+ * other than 0 or 1 (the last error
+ * names the field). On success stores the handle in *out. The caller owns
+ * the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 
 /* Register fn for a Go 1.22 ServeMux pattern ("GET /items/{id}", "/").
+ * A catch-all route (pattern path "/") gets every path as the client sent
+ * it ("//x", "/a/../b"); other patterns keep ServeMux's matching, and a
+ * path that needs cleaning to match them is redirected (307) to the
+ * cleaned path, escaped once. A path with %00 is refused (400) before any
+ * route.
  * Only before start. Invalid pattern: GOHTTP_EPATTERN; one that conflicts
  * with an existing route: GOHTTP_EEXIST (Go's message, naming both
  * patterns, is the last error). After start: GOHTTP_ESTATE. userdata is
@@ -199,8 +246,11 @@ int gohttp_free(gohttp_server s);
 int gohttp_write_header(gohttp_handle w, int status);
 
 /* Set (replace), add, or delete a response header. name must be an HTTP
- * token; value must not contain CR, LF or NUL. After the headers were sent:
- * GOHTTP_ESTATE. */
+ * token; value must not contain a control byte (0x00-0x1f other than HTAB,
+ * or 0x7f). A Content-Length value must be 1 to 18 digits, and a second
+ * one may not be added (set replaces it): both GOHTTP_EINVAL, so the
+ * client can never read part of the body as the next response. After the
+ * headers were sent: GOHTTP_ESTATE. */
 int gohttp_set_header(gohttp_handle w, const char *name, size_t name_len,
                       const char *value, size_t value_len);
 int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
@@ -208,8 +258,10 @@ int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
 int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
 
 /* Write len bytes of body (status 200 is sent first if none was). Returns
- * len, or a negative code (GOHTTP_EIO when the client went away,
- * GOHTTP_ESTATE when the status sent allows no body, e.g. 204 or 304). */
+ * len, or a negative code (GOHTTP_EIO when the client went away or did not
+ * take the bytes within send_timeout_ms, GOHTTP_ESTATE when the status
+ * sent allows no body, e.g. 204 or 304: the status itself still goes out,
+ * GOHTTP_ELENGTH past the Content-Length the handler set). */
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
 
 /* A whole response in one call, for handlers that know it at once: add
@@ -242,8 +294,10 @@ int gohttp_abort(gohttp_handle w);
  * 0 at end of body, GOHTTP_ETOOLARGE once the body exceeds max_body_bytes
  * (the response becomes 413 if the handler writes nothing; a status the
  * handler then sends with gohttp_write_header is sent as is, and a body
- * written without one goes out with status 413), GOHTTP_EIO if the
- * client went away. At most 1 GiB is read per call; cap 0 returns 0. For
+ * written without one goes out with status 413), GOHTTP_EBADREQ for a
+ * malformed chunked body (400 the same way), GOHTTP_ETIMEDOUT when no
+ * body byte came within body_read_timeout_ms (408 the same way),
+ * GOHTTP_EIO if the client went away. At most 1 GiB is read per call; cap 0 returns 0. For
  * HTTP/1.x read the body before writing the response (net/http may close
  * the body once the response started). */
 int64_t gohttp_read_body(gohttp_handle w, void *buf, int64_t cap);
@@ -301,7 +355,7 @@ typedef struct gohttp_counters {
     int64_t live_tokens;       /* Go-side exchange tokens not yet dropped */
 } gohttp_counters;
 
-/* Snapshot the process-wide counters into *out. */
+/* Snapshot the process-wide counters into *out. NULL: GOHTTP_EINVAL. */
 int gohttp_stats(gohttp_counters *out);
 
 #ifdef __cplusplus

@@ -16,7 +16,8 @@ close, context manager).  WSGI applications: ``gohttp.wsgi``.  The CLI:
 ``python -m gohttp [module:app] [--bind HOST:PORT]``.
 """
 
-from ._errors import (ClientDisconnectedError, GohttpError,
+from ._errors import (BadRequestError, ClientDisconnectedError,
+                      ContentLengthExceededError, GohttpError,
                       GohttpTimeoutError, HeadersSentError,
                       RequestTooLargeError, ServerBusyError,
                       StaleHandleError)
@@ -29,5 +30,6 @@ __all__ = [
     "Request", "ResponseWriter", "Headers",
     "GohttpError", "StaleHandleError", "HeadersSentError",
     "ClientDisconnectedError", "RequestTooLargeError", "GohttpTimeoutError",
-    "ServerBusyError", "PUSH", "PULL", "DEFAULT_DISPATCH",
+    "ServerBusyError", "BadRequestError", "ContentLengthExceededError",
+    "PUSH", "PULL", "DEFAULT_DISPATCH",
 ]

@@ -38,6 +38,17 @@ class RequestTooLargeError(GohttpError):
     response becomes 413 if nothing was written yet."""
 
 
+class BadRequestError(GohttpError):
+    """The request body is malformed (GOHTTP_EBADREQ): a bad chunk size or
+    terminator, or a forbidden trailer; the response becomes 400 if
+    nothing was written yet."""
+
+
+class ContentLengthExceededError(GohttpError):
+    """A write went past the Content-Length the handler declared
+    (GOHTTP_ELENGTH); the extra bytes were not sent."""
+
+
 class GohttpTimeoutError(GohttpError, TimeoutError):
     """A wait ran out (GOHTTP_ETIMEDOUT)."""
 
@@ -105,6 +116,8 @@ _CODE_CLASSES = {
     lib.GOHTTP_ENOMEM: (GohttpError, _errno.ENOMEM),
     lib.GOHTTP_EPANIC: (GohttpError, _errno.EIO),
     lib.GOHTTP_ECLOSED: (GohttpError, _errno.ESHUTDOWN),
+    lib.GOHTTP_EBADREQ: (BadRequestError, _errno.EPROTO),
+    lib.GOHTTP_ELENGTH: (ContentLengthExceededError, _errno.EMSGSIZE),
 }
 
 

@@ -305,7 +305,7 @@ class ResponseWriter:
     after the handler returned."""
 
     __slots__ = ("_w", "_live", "_started", "_status", "_pending",
-                 "_committed", "_touched", "__weakref__")
+                 "_committed", "_touched", "_complete", "__weakref__")
 
     def __init__(self, w):
         self._w = w
@@ -315,6 +315,9 @@ class ResponseWriter:
         self._pending = []      # (name, value) bytes not yet given to it
         self._committed = False  # the library has status/headers/body
         self._touched = []      # header names given to the library
+        # A 204 or 304 went out: the response is whole, a refused body
+        # write does not make it a failed one.
+        self._complete = False
 
     def invalidate(self):
         """Called by the dispatcher before returning to C."""
@@ -346,6 +349,8 @@ class ResponseWriter:
         # have sent something, so later calls go straight to the library.
         if rc != lib.GOHTTP_EINVAL:
             self._committed = True
+        if status in (204, 304) and rc in (0, lib.GOHTTP_ESTATE):
+            self._started = self._complete = True
         if rc < 0:
             raise error_for(rc, what)
         if body is not None or status >= 200 or status == 101:
@@ -370,6 +375,7 @@ class ResponseWriter:
             return
         if self._committed:
             check(lib.gohttp_write_header(self._w, code), "set_status")
+            self._complete = code in (204, 304)
         else:
             self._status = code
         self._started = True
@@ -402,6 +408,11 @@ class ResponseWriter:
     def add_header(self, name, value):
         """Add one more value to header ``name`` (before the body)."""
         n, v = self._header_call(name, value, "add_header")
+        if n.lower() == b"content-length" and any(
+                p[0].lower() == b"content-length" for p in self._pending):
+            # The library refuses a second one at the call (it would
+            # split the response on a keep-alive connection).
+            raise ValueError("add_header: a second Content-Length")
         if self._committed:
             check(lib.gohttp_add_header(self._w, n, len(n), v, len(v)),
                   "add_header")

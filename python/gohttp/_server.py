@@ -64,15 +64,35 @@ _INTERNAL_ERROR = b"Internal Server Error\n"
 _ERROR_HEADERS = ((b"Content-Type", b"text/plain; charset=utf-8"),)
 
 
+# The largest millisecond count the C API takes (int64_t; the library
+# refuses more as an out-of-range option).
+_MAX_MS = (1 << 63) // 1000000 - 1
+
+
+def _finite(name, value):
+    """value as a number that int() can convert: a bool, a non-number,
+    NaN or an infinity is refused here, so the caller sees ValueError (or
+    TypeError), never OverflowError or a conversion message."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s must be a number, got %r" % (name, value))
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("%s must be a finite number, got %r" % (name, value))
+    return value
+
+
 def _ms(seconds, what, allow_forever=False):
     # Converts a timeout in seconds to the C API's milliseconds.
     if seconds is None:
         if allow_forever:
             return -1
         raise ValueError("%s: timeout required" % what)
+    seconds = _finite("%s: timeout" % what, seconds)
     if seconds < 0:
         raise ValueError("%s: negative timeout" % what)
-    return int(seconds * 1000)
+    ms = int(seconds * 1000)
+    if ms > _MAX_MS:
+        raise ValueError("%s: timeout %r s is too large" % (what, seconds))
+    return ms
 
 
 def _positive(name, value, scale=1):
@@ -86,10 +106,13 @@ def _positive(name, value, scale=1):
     the same reason (int() would round it to 0)."""
     if value is None or isinstance(value, bool):
         raise TypeError("%s must be a number or None" % name)
+    value = _finite(name, value)
     if not value > 0:
         raise ValueError("%s must be positive; use None for the library "
                          "default (got %r)" % (name, value))
     scaled = int(value * scale)
+    if scaled > (1 << 63) - 1 or (scale > 1 and scaled > _MAX_MS):
+        raise ValueError("%s: %r is too large" % (name, value))
     if scaled < 1:
         if scale == 1:
             raise ValueError("%s must be positive; use None for the library "
@@ -144,6 +167,10 @@ def _fail(rw, exc, route, rq=None):
         return
     logger.error("exception in handler for %r", route.pattern,
                  exc_info=(type(exc), exc, exc.__traceback__))
+    if rw._complete:
+        # A 204 or 304 went out whole (the failure was a body it refuses):
+        # cutting the connection would only lose that answer.
+        return
     if rw._started:
         _abort_quietly(rw)
         return

@@ -41,6 +41,13 @@ def test_header_rules_match_the_library(make_server):
                 ours = _native.header_problem(n, v) is None
                 if lib_ok != ours:
                     disagree.append((n, v, lib_ok))
+        for v in (b"0", b"12", b"123456789012345678", b"1234567890123456789",
+                  b"-5", b"+5", b"1e3", b" 1", b"1 ", b"", b"0x10"):
+            n = b"Content-Length"
+            lib_ok = lib.gohttp_set_header(w._w, n, len(n), v, len(v)) == 0
+            if lib_ok != (_native.header_problem(n, v) is None):
+                disagree.append((n, v, lib_ok))
+        lib.gohttp_del_header(w._w, b"Content-Length", 14)
         empty_ok = lib.gohttp_set_header(w._w, b"", 0, b"v", 1) == 0
         if empty_ok != (_native.header_problem(b"", b"v") is None):
             disagree.append((b"", b"v", empty_ok))
@@ -229,3 +236,26 @@ def test_seed_header_after_status_is_refused_at_once(make_server):
     assert (status, body) == (200, b"ok")
     assert "X-Late" not in headers
     assert seen == {"late": "refused", "bad": "HeadersSentError"}
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_seed_body_after_no_body_status_is_refused_status_kept(make_server,
+                                                               status):
+    """The status goes out; only the body is refused (HeadersSentError in
+    the handler), and the connection is not cut."""
+    seen = []
+
+    def handler(w, req):
+        w.set_status(status)
+        try:
+            w.write("body")
+        except gohttp.HeadersSentError:
+            seen.append("refused")
+        w.write("again")   # not caught: logged, the answer stands
+
+    _, port = make_server({"/": handler})
+    got = raw_request(port, b"GET / HTTP/1.1\r\nHost: h\r\n"
+                      b"Connection: close\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 %d " % status), got
+    assert got.endswith(b"\r\n\r\n")
+    assert seen == ["refused"]

@@ -251,7 +251,8 @@ static const int all_codes[] = {
     GOHTTP_OK,      GOHTTP_EINVAL,   GOHTTP_ESTALE,    GOHTTP_ENOMEM,
     GOHTTP_EEXIST,  GOHTTP_EPATTERN, GOHTTP_EBIND,     GOHTTP_ESTATE,
     GOHTTP_ETIMEDOUT, GOHTTP_EBUSY,  GOHTTP_EIO,       GOHTTP_ETOOLARGE,
-    GOHTTP_EPANIC,  GOHTTP_ECLOSED,  GOHTTP_EDEADLK,
+    GOHTTP_EPANIC,  GOHTTP_ECLOSED,  GOHTTP_EDEADLK,   GOHTTP_EBADREQ,
+    GOHTTP_ELENGTH,
 };
 #define NCODES (sizeof all_codes / sizeof all_codes[0])
 
@@ -269,7 +270,7 @@ START_TEST(strerror_names_every_code)
                           all_codes[i], all_codes[j], name);
     }
     ck_assert_ptr_nonnull(strstr(gohttp_strerror(GOHTTP_ESTALE), "stale"));
-    const int unknown[] = { 1, 42, -15, -100, INT_MIN, INT_MAX };
+    const int unknown[] = { 1, 42, -17, -100, INT_MIN, INT_MAX };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         ck_assert_str_eq(gohttp_strerror(unknown[i]), "unknown error");
     end_of_test();
