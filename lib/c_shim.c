@@ -8,4 +8,5 @@
 #include "../shim/arena.c"
 #include "../shim/counters.c"
 #include "../shim/dispatch.c"
+#include "../shim/doorbell.c"
 #include "../shim/errors.c"

@@ -25,12 +25,6 @@ type route struct {
 	userdata uintptr // the host's value, passed back untouched (gohttp__route)
 }
 
-// pullOffer is what a pull-mode request hands to gohttp_next.
-type pullOffer struct {
-	ex       *exchange
-	view     unsafe.Pointer
-	userdata uintptr
-}
 
 // ServeHTTP runs one request through the C side. All cleanup happens
 // inside serve; only then, if the handler called gohttp_abort, the
@@ -97,7 +91,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 		// A pulled exchange was ended by gohttp_done before it closed
 		// ex.done (on the caller's thread, so that done returns without
 		// waiting for this goroutine); every other path ends it here.
-		if !ex.taken {
+		if ex.claim.Load() != offerTaken {
 			ex.end(ran)
 		}
 		aborted = ex.aborted
@@ -120,7 +114,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 
 	switch {
 	case rt.pull:
-		ran = rt.handOff(ex, ex.arena, r)
+		ran = rt.handOff(ex, r)
 	case rt.seed != nil:
 		ran = true
 		C.gohttp__call_seed(rt.seed, C.ResponseWriterPtr(h), (*C.Request)(ex.arena), C.uint64_t(s.handle))
@@ -136,22 +130,55 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 // force-closed: freeing the arena under a host thread still using it would
 // be worse than a shutdown that waits for a buggy host. Reports whether a
 // host took the exchange.
-func (rt *route) handOff(ex *exchange, arena unsafe.Pointer, r *http.Request) bool {
+func (rt *route) handOff(ex *exchange, r *http.Request) bool {
 	s := rt.srv
 	t := time.NewTimer(s.queueLeft(r))
 	defer t.Stop()
+	ex.userdata = rt.userdata
 	select {
-	case s.queue <- pullOffer{ex: ex, view: arena, userdata: rt.userdata}:
-	case <-t.C:
+	case s.queue <- ex:
+		C.gohttp__bell_ring(s.bell)
+	default:
+		// Cannot happen while every queued request holds a handler slot
+		// (the queue has one place per slot); refused rather than waited.
 		http.Error(ex.rw, "no worker took the request", http.StatusServiceUnavailable)
 		return false
-	case <-r.Context().Done():
-		return false
 	}
-	// Taken: from here gohttp_done owns the end of the exchange.
-	ex.taken = true
+	select {
+	case <-ex.done:
+		return true
+	case <-t.C:
+		if ex.withdraw() {
+			http.Error(ex.rw, "no worker took the request", http.StatusServiceUnavailable)
+			return false
+		}
+	case <-r.Context().Done():
+		if ex.withdraw() {
+			return false
+		}
+	}
+	// A taker won the race: from here gohttp_done owns the end.
 	<-ex.done
 	return true
+}
+
+// Claim states of a queued exchange: one gohttp_next caller takes it, or
+// its request goroutine withdraws it (timeout, client gone); never both.
+const (
+	offerOpen int32 = iota
+	offerTaken
+	offerWithdrawn
+)
+
+// take claims ex for a gohttp_next caller; false if it was withdrawn.
+func (ex *exchange) take() bool {
+	return ex.claim.CompareAndSwap(offerOpen, offerTaken)
+}
+
+// withdraw takes ex back for its request goroutine; false if a taker has
+// it already (then gohttp_done ends it and closes ex.done).
+func (ex *exchange) withdraw() bool {
+	return ex.claim.CompareAndSwap(offerOpen, offerWithdrawn)
 }
 
 // end is step 6 for one exchange, run exactly once: by route.serve when

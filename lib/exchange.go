@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -37,11 +38,13 @@ type exchange struct {
 	token uintptr
 
 	// Pull mode only: done is closed by gohttp_done after it ended the
-	// exchange; taken is set (by the request goroutine, which alone reads
-	// it) once a gohttp_next caller received the exchange.
+	// exchange; claim says whether a gohttp_next caller took it from the
+	// queue or its request goroutine withdrew it (offerOpen/Taken/
+	// Withdrawn); userdata is the route's, for gohttp_next.
 	done     chan struct{}
 	doneOnce sync.Once
-	taken    bool
+	claim    atomic.Int32
+	userdata uintptr
 	takerTid int // OS thread that took it with gohttp_next; guarded by srv.mu
 
 	// tooLarge: a body read hit max_body_bytes. The 413 is decided when the

@@ -8,18 +8,24 @@ import "C"
 
 import (
 	"syscall"
-	"time"
 	"unsafe"
 )
 
-// gohttp_next: contract in gohttp.h. Records the calling OS thread as the
-// taker of the exchange in s.pullOpen, so gohttp_wait(s) from this thread
-// is EDEADLK until the exchange is done (on whatever thread). An export
-// runs on the C thread that called it, so gettid here names that thread.
+// gohttp__next_poll is the Go half of gohttp_next (contract in gohttp.h;
+// the C half in shim/doorbell.c waits on the server's bell between polls,
+// so a host thread never parks inside Go). It takes a queued exchange
+// without waiting. When there is none it answers GOHTTP_ETIMEDOUT with
+// *bell set and the caller registered on it (entered before the queue was
+// looked at, so a request queued after the look rings a bell the caller
+// will see). Records the calling OS thread as the taker of an exchange in
+// s.pullOpen, so gohttp_wait(s) from this thread is EDEADLK until the
+// exchange is done (on whatever thread). An export runs on the C thread
+// that called it, so gettid here names that thread.
 //
-//export gohttp_next
-func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange) (rc C.int) {
+//export gohttp__next_poll
+func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange, bell **C.gohttp__bell, seen *C.uint64_t) (rc C.int) {
 	defer recoverInto(&rc)
+	*bell = nil
 	s, code := lookupServer(sh)
 	if code != codeOK {
 		return C.int(code)
@@ -27,21 +33,48 @@ func gohttp_next(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange
 	if out == nil {
 		return C.int(fail(codeInval, "gohttp_next: out is NULL"))
 	}
-	d, forever, code := timeoutArg("gohttp_next", timeoutMS)
-	if code != codeOK {
+	if _, _, code := timeoutArg("gohttp_next", timeoutMS); code != codeOK {
 		return C.int(code)
 	}
-	offer, code := s.next(d, forever)
-	if code != codeOK {
-		return C.int(code)
+	entered := C.gohttp__bell_enter(s.bell)
+	ex := s.poll()
+	if ex == nil {
+		select {
+		case <-s.stopped:
+			C.gohttp__bell_leave(s.bell)
+			return C.int(fail(codeClosed, "gohttp_next: server has stopped"))
+		default:
+		}
+		if timeoutMS == 0 {
+			C.gohttp__bell_leave(s.bell)
+			return C.int(fail(codeTimedOut, "gohttp_next: no request queued"))
+		}
+		*bell, *seen = s.bell, entered
+		return C.int(codeTimedOut)
 	}
-	s.notePullTaken(offer.ex, syscall.Gettid())
-	out.w = C.gohttp_handle(offer.ex.handle)
-	out.req = (*C.gohttp_request)(offer.view)
+	C.gohttp__bell_leave(s.bell)
+	s.notePullTaken(ex, syscall.Gettid())
+	out.w = C.gohttp_handle(ex.handle)
+	out.req = (*C.gohttp_request)(ex.arena)
 	// Stored as the integer it is (see gohttp__route): C memory, written
 	// through a uintptr view so no unsafe.Pointer ever holds it.
-	*(*C.uintptr_t)(unsafe.Pointer(&out.userdata)) = C.uintptr_t(offer.userdata)
+	*(*C.uintptr_t)(unsafe.Pointer(&out.userdata)) = C.uintptr_t(ex.userdata)
 	return 0
+}
+
+// gohttp__next_closed: the C half's answer when the server stopped while
+// it waited.
+//
+//export gohttp__next_closed
+func gohttp__next_closed() C.int {
+	return C.int(fail(codeClosed, "gohttp_next: server has stopped"))
+}
+
+// gohttp__next_timed_out: the C half's answer when its wait ran out.
+//
+//export gohttp__next_timed_out
+func gohttp__next_timed_out(timeoutMS C.int64_t) C.int {
+	return C.int(fail(codeTimedOut, "gohttp_next: no request within %dms", int64(timeoutMS)))
 }
 
 // notePullTaken records that OS thread tid holds ex until gohttp_done. It
@@ -75,32 +108,26 @@ func (s *server) holdsPulled(tid int) bool {
 	return s.pullOpen[tid] > 0
 }
 
-// next takes an exchange a request goroutine is offering. The hand-off
-// channel is unbuffered, so an exchange is either taken by exactly one
-// caller or still owned by its request goroutine (which answers 503 on
-// timeout): none can be stranded in a queue nobody reads. A shutdown does
-// not end it: the requests received before the listener closed are still
-// handed out while the server drains, and only a stopped server (no
-// request left, s.stopped) answers GOHTTP_ECLOSED.
-func (s *server) next(d time.Duration, forever bool) (pullOffer, int) {
-	select { // prefer work over the closed signal
-	case o := <-s.queue:
-		return o, codeOK
-	default:
-	}
-	var timeout <-chan time.Time
-	if !forever {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case o := <-s.queue:
-		return o, codeOK
-	case <-s.stopped:
-		return pullOffer{}, fail(codeClosed, "gohttp_next: server has stopped")
-	case <-timeout:
-		return pullOffer{}, fail(codeTimedOut, "gohttp_next: no request within %v", d)
+// poll takes the next queued exchange that its request goroutine has not
+// withdrawn, or nil. The queue has a place for every handler slot, so a
+// request goroutine never waits to enqueue, and it parks only once (until
+// gohttp_done, or its queue timeout). Each exchange is claimed exactly
+// once, by one poll or by its goroutine's withdraw: none is ever served
+// twice or stranded. A shutdown does not stop the polls: the requests
+// received before the listener closed are still handed out while the
+// server drains; gohttp_next answers GOHTTP_ECLOSED once the server has
+// stopped (no request left).
+func (s *server) poll() *exchange {
+	for {
+		select {
+		case ex := <-s.queue:
+			if ex.take() {
+				return ex
+			}
+			// withdrawn: its goroutine answered it
+		default:
+			return nil
+		}
 	}
 }
 

@@ -49,7 +49,8 @@ type server struct {
 	slots  chan struct{}     // dispatch slots; cap == max_handlers
 	conns  connTable         // open connections (max_connections)
 	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
-	queue  chan pullOffer    // pull mode hand-off, unbuffered
+	queue  chan *exchange    // pull mode queue: one place per handler slot
+	bell   *C.gohttp__bell   // where gohttp_next waits (shim/doorbell.c)
 
 	mu            sync.Mutex
 	state         serverState
@@ -109,7 +110,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		opts:     opts,
 		mux:      http.NewServeMux(),
 		slots:    make(chan struct{}, opts.maxHandlers),
-		queue:    make(chan pullOffer),
+		queue:    make(chan *exchange, opts.maxHandlers),
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		pullOpen: make(map[int]int),
@@ -126,11 +127,18 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		WriteTimeout:      opts.writeTimeout,
 		MaxHeaderBytes:    opts.maxHeaderBytes,
 	}
+	// Owner of the bell: the server; destroyed in gohttp_free.
+	s.bell = C.gohttp__bell_new()
+	if s.bell == nil {
+		releaseHandlers(opts.maxHandlers)
+		return C.int(fail(codeNoMem, "gohttp_server_new: out of memory"))
+	}
 	// Owner of gh: the server table entry; deleted in gohttp_free.
 	gh := cgo.NewHandle(s)
 	h := C.gohttp__server_ref(C.uintptr_t(gh))
 	if h == 0 {
 		gh.Delete()
+		C.gohttp__bell_destroy(s.bell)
 		releaseHandlers(opts.maxHandlers)
 		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
 	}
@@ -342,6 +350,7 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning
 		s.serveReturned, s.closeDone = true, true
 		close(s.closing)
 		close(s.stopped)
+		C.gohttp__bell_close(s.bell) // waiting gohttp_next callers: ECLOSED
 		return
 	case stateRunning:
 		s.state = stateStopping
@@ -407,6 +416,7 @@ func (s *server) checkStoppedLocked() {
 	if s.state == stateStopping && s.serveReturned && s.closeDone && s.active == 0 {
 		s.state = stateStopped
 		close(s.stopped)
+		C.gohttp__bell_close(s.bell) // waiting gohttp_next callers: ECLOSED
 	}
 }
 
@@ -501,7 +511,11 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	// The use-reference is back (claimForFree), so the free below, which
 	// waits for every use-reference, cannot wait on our own.
 	C.gohttp__server_free(C.uint64_t(sh))
-	releaseHandlers(gh.Value().(*server).opts.maxHandlers)
+	srv := gh.Value().(*server)
+	// After the handle free no new gohttp_next can register on the bell;
+	// destroy waits for those that did to leave.
+	C.gohttp__bell_destroy(srv.bell)
+	releaseHandlers(srv.opts.maxHandlers)
 	gh.Delete()
 	C.gohttp__count_server(-1)
 	return 0
@@ -536,6 +550,7 @@ func claimForFree(sh C.gohttp_server) (cgo.Handle, int) {
 		// Wake gohttp_next callers blocked on a server that never ran.
 		close(s.closing)
 		close(s.stopped)
+		C.gohttp__bell_close(s.bell) // waiting gohttp_next callers: ECLOSED
 	}
 	s.state = stateFreed
 	return gh, codeOK

@@ -72,6 +72,34 @@ GOHTTP_INTERNAL int64_t gohttp__go_write(uintptr_t ex, gohttp__cvoid *buf, int64
 int gohttp__route(gohttp_server s, gohttp__cchar *pattern, gohttp_handler fn,
                   uintptr_t userdata, int pull);
 
+/* ---- pull-mode waits (doorbell.c) --------------------------------------- */
+
+/* One per server: gohttp_next callers wait on it in C, never inside Go
+ * (see doorbell.c for the protocol and the lifetime). */
+typedef struct gohttp__bell gohttp__bell;
+GOHTTP_INTERNAL gohttp__bell *gohttp__bell_new(void);
+GOHTTP_INTERNAL uint64_t gohttp__bell_enter(gohttp__bell *b);
+GOHTTP_INTERNAL void gohttp__bell_leave(gohttp__bell *b);
+/* Waits until the ring count moves past seen, the bell closes, or
+ * timeout_ms (-1: no limit) passes, then leaves; 1 if the bell closed. */
+GOHTTP_INTERNAL int gohttp__bell_wait(gohttp__bell *b, uint64_t seen, int64_t timeout_ms);
+/* A request was queued: wake one waiter. */
+GOHTTP_INTERNAL void gohttp__bell_ring(gohttp__bell *b);
+/* The server stopped: wake every waiter, and every later wait ends. */
+GOHTTP_INTERNAL void gohttp__bell_close(gohttp__bell *b);
+GOHTTP_INTERNAL void gohttp__bell_destroy(gohttp__bell *b);
+
+/* The Go half of gohttp_next (lib/pull.go): takes a queued exchange
+ * without waiting. GOHTTP_ETIMEDOUT with *bell set means "nothing yet":
+ * the caller is registered on *bell (ring count *seen) and must wait on
+ * it or leave it. */
+int gohttp__next_poll(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out,
+                      gohttp__bell **bell, uint64_t *seen);
+/* GOHTTP_ETIMEDOUT / GOHTTP_ECLOSED with the last error set, for a wait
+ * that ran out / a bell closed by the server's stop. */
+int gohttp__next_timed_out(int64_t timeout_ms);
+int gohttp__next_closed(void);
+
 /* ---- request begin / end (dispatch.c) ---------------------------------- */
 
 /* What gohttp__request_begin made: arena NULL when out of memory (then

@@ -16,6 +16,19 @@ close, context manager).  WSGI applications: ``gohttp.wsgi``.  The CLI:
 ``python -m gohttp [module:app] [--bind HOST:PORT]``.
 """
 
+import os as _os
+
+# Before the Go runtime starts (it reads GOMAXPROCS when the library is
+# loaded, on the first import of the extension): one scheduler slot more
+# than CPUs. A pull worker is a thread Go did not create; each call it
+# makes into the library needs a free slot, and with one per CPU the
+# network goroutines often hold them all, so the worker waits for a
+# thread hand-over on a call that takes a microsecond (python/README.md,
+# "Threads and the GIL", has the measurement). A GOMAXPROCS set by the
+# user is kept.
+if "GOMAXPROCS" not in _os.environ:
+    _os.environ["GOMAXPROCS"] = str(len(_os.sched_getaffinity(0)) + 1)
+
 from ._errors import (BadRequestError, ClientDisconnectedError,
                       ContentLengthExceededError, GohttpError,
                       GohttpTimeoutError, HeadersSentError,
