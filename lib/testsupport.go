@@ -1,10 +1,15 @@
+//go:build gohttp_test
+
 package main
 
 // Go-typed access to the C test handlers (testhandlers.c) and to the
 // public API through its C entry points, for lib/*_test.go: test files
 // cannot use cgo themselves. Every call below goes through the exported C
-// symbol, exactly as a C host calls it. Nothing here runs unless a test
-// calls it.
+// symbol, exactly as a C host calls it.
+//
+// Built only with -tags gohttp_test (go test of lib/, see mk/core.mk), like
+// testhandlers.c: the shipped library holds none of it, and
+// testsupport_off.go turns the hooks the library calls into no-ops.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy

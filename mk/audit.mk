@@ -194,7 +194,7 @@ selftest-skip-generation-stress:
 
 selftest-gorace-race:
 	@sanitizers/selftest.sh gorace-race 'WARNING: DATA RACE' \
-	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace -c -o build/selftest/gorace/lib.test ./lib' \
+	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace,gohttp_test -c -o build/selftest/gorace/lib.test ./lib' \
 	  '$(SUBMAKE) race go-test $(call st_tree,gorace) PLANT_TAGS=plant_gorace' \
 	  'plant_gorace\.go'
 

@@ -4,8 +4,13 @@
 #   make lib       $(BUILD)/lib/libgohttp.{so,a}, $(BUILD)/include/gohttp.h
 #                  and gohttplib.h, $(BUILD)/lib/pkgconfig/gohttp.pc
 #   make go-test   go test of lib/ (Go-hosted servers with C handlers over
-#                  loopback); part of `make test`. Flavors add their flags
-#                  through GO_BUILD_FLAGS / GO_ENV (e.g. -race).
+#                  loopback); part of `make test`. Built with -tags
+#                  gohttp_test (lib/testsupport.go, lib/testhandlers.c);
+#                  flavors add their flags through GO_TEST_FLAGS / GO_ENV
+#                  (e.g. -race).
+#   make symbols-check  the dynamic symbols of libgohttp.so are exactly the
+#                  functions of the public headers, and no test-only code
+#                  is in it (tests/abi/check_exports.sh); part of `make test`.
 #   make install   PREFIX=/usr/local (default) [DESTDIR=...]: lib, include,
 #                  lib/pkgconfig.
 #
@@ -95,7 +100,7 @@ $(CORE_PC): mk/core.mk
 # log stays in $(BUILD)/go-test.log.
 go-test:
 	@mkdir -p $(BUILD)
-	@set +e; $(GO_ENV) $(GO) test $(GO_BUILD_FLAGS) -count=1 -timeout $(CORE_GO_TEST_TIMEOUT) -v ./lib \
+	@set +e; $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) -count=1 -timeout $(CORE_GO_TEST_TIMEOUT) -v ./lib \
 	    > $(BUILD)/go-test.log 2>&1; rc=$$?; \
 	grep -E '^(--- (PASS|FAIL|SKIP)|(ok|FAIL)[[:space:]]|panic:|WARNING: DATA RACE)' $(BUILD)/go-test.log; \
 	if [ $$rc -ne 0 ]; then \
