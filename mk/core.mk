@@ -45,6 +45,8 @@ CORE_SO := $(CORE_LIB_DIR)/libgohttp.so
 CORE_A := $(CORE_LIB_DIR)/libgohttp.a
 CORE_HEADERS := $(CORE_INC_DIR)/gohttp.h $(CORE_INC_DIR)/gohttplib.h
 CORE_PC := $(CORE_LIB_DIR)/pkgconfig/gohttp.pc
+CORE_PUBLIC_HEADERS := shim/gohttp.h shim/gohttplib.h
+CORE_MAP := $(BUILD)/gen/libgohttp.map
 # Everything that goes into the library; tests excluded so editing a test
 # does not relink.
 CORE_SRCS := go.mod $(filter-out %_test.go,$(wildcard lib/*.go)) \
@@ -53,16 +55,30 @@ CORE_GO_TEST_TIMEOUT ?= 600s
 PREFIX ?= /usr/local
 GOHTTP_VERSION := 0.1.0
 
-.PHONY: lib go-test
+.PHONY: lib go-test symbols-check
 
 all: lib
-test: go-test
+test: go-test symbols-check
 
 lib: $(CORE_SO) $(CORE_A) $(CORE_HEADERS) $(CORE_PC)
 
-$(CORE_SO): $(CORE_SRCS)
+# The linker version script of libgohttp.so: the functions declared in the
+# public headers are global, everything else (the shim's and proxy's
+# internals, cgo's wrappers of them, runtime/cgo's helpers) is local, so a
+# program can link against nothing but the API. Written from the headers
+# themselves (scripts/header_functions.sh); make symbols-check verifies the
+# result.
+$(CORE_MAP): $(CORE_PUBLIC_HEADERS) scripts/header_functions.sh
 	@mkdir -p $(@D)
-	$(GO_ENV) $(GO) build $(GO_BUILD_FLAGS) -buildmode=c-shared -o $@ ./lib
+	{ echo '{'; echo '  global:'; \
+	  scripts/header_functions.sh $(CC) $(CORE_PUBLIC_HEADERS) | sed 's/.*/    &;/'; \
+	  echo '  local: *;'; echo '};'; } > $@.tmp
+	mv $@.tmp $@
+
+$(CORE_SO): $(CORE_SRCS) $(CORE_MAP)
+	@mkdir -p $(@D)
+	$(GO_ENV) $(GO) build $(GO_BUILD_FLAGS) -buildmode=c-shared \
+	    -ldflags=-extldflags=-Wl,--version-script=$(abspath $(CORE_MAP)) -o $@ ./lib
 	rm -f $(CORE_LIB_DIR)/libgohttp.h
 
 # Ordered after the .so: both write cgo's libgohttp.h, which is removed.
@@ -110,6 +126,9 @@ go-test:
 	fi; \
 	echo "go-test: $$(grep -c '^--- PASS' $(BUILD)/go-test.log) passed, $$(grep -c '^--- FAIL' $(BUILD)/go-test.log) failed, $$(grep -c '^--- SKIP' $(BUILD)/go-test.log) skipped (log: $(BUILD)/go-test.log)"; \
 	exit $$rc
+
+symbols-check: $(CORE_SO)
+	tests/abi/check_exports.sh $(CC) $(CORE_SO) $(CORE_PUBLIC_HEADERS)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
