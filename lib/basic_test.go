@@ -33,10 +33,17 @@ func TestHello(t *testing.T) {
 }
 
 func TestOptionsInitAndStrerror(t *testing.T) {
-	o := tOptionsInit()
-	want := tOptions{10000, 120000, 0, 1 << 20, 10 << 20, 64, 10000}
-	if o != want {
-		t.Errorf("gohttp_options_init = %+v, want %+v", o, want)
+	// The C init and the Go defaults for zero fields are both gohttp.h's
+	// GOHTTP_DEFAULT_* (python/tests/test_abi.py checks the documents).
+	if o := tOptionsInit(); o != tDefaults {
+		t.Errorf("gohttp_options_init = %+v, want gohttp.h's defaults %+v", o, tDefaults)
+	}
+	d := defaultOptions
+	goDefaults := tOptions{d.readHeaderTimeout.Milliseconds(), d.idleTimeout.Milliseconds(),
+		d.writeTimeout.Milliseconds(), int64(d.maxHeaderBytes), d.maxBodyBytes, int32(d.maxHandlers),
+		d.queueTimeout.Milliseconds()}
+	if goDefaults != tDefaults {
+		t.Errorf("defaults applied to zero fields = %+v, want gohttp.h's defaults %+v", goDefaults, tDefaults)
 	}
 	names := map[int]string{eOK: "success", eStale: "stale handle", eBind: "listen failed", eDeadlk: "call would wait on the calling handler"}
 	for code, name := range names {

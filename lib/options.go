@@ -31,15 +31,16 @@ const (
 	maxHandlersCap    = 1 << 16 // bounded OS threads per server
 )
 
-// Defaults, documented in gohttp.h and mirrored by gohttp_options_init.
+// The GOHTTP_DEFAULT_* values of gohttp.h, which gohttp_options_init
+// fills in too.
 var defaultOptions = serverOptions{
-	readHeaderTimeout: 10 * time.Second,
-	idleTimeout:       120 * time.Second,
-	writeTimeout:      0,
-	maxHeaderBytes:    1 << 20,
-	maxBodyBytes:      10 << 20,
-	maxHandlers:       64,
-	queueTimeout:      10 * time.Second,
+	readHeaderTimeout: C.GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS * time.Millisecond,
+	idleTimeout:       C.GOHTTP_DEFAULT_IDLE_TIMEOUT_MS * time.Millisecond,
+	writeTimeout:      C.GOHTTP_DEFAULT_WRITE_TIMEOUT_MS * time.Millisecond,
+	maxHeaderBytes:    C.GOHTTP_DEFAULT_MAX_HEADER_BYTES,
+	maxBodyBytes:      C.GOHTTP_DEFAULT_MAX_BODY_BYTES,
+	maxHandlers:       C.GOHTTP_DEFAULT_MAX_HANDLERS,
+	queueTimeout:      C.GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS * time.Millisecond,
 }
 
 // parseOptions validates o (NULL means all defaults): a zero field takes

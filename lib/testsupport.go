@@ -20,8 +20,21 @@ import "C"
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
+
+// testPanicArmed makes the next testPanicPoint panic once, to prove the
+// recover path of the exports. Set only by tArmPanic.
+var testPanicArmed atomic.Bool
+
+// testPanicPoint is called where an export looks up a handle (exchange.go,
+// pull.go, server.go); testsupport_off.go makes it a no-op.
+func testPanicPoint() {
+	if testPanicArmed.Load() && testPanicArmed.CompareAndSwap(true, false) {
+		panic("gohttp test: injected panic")
+	}
+}
 
 type testHandler int
 
@@ -101,6 +114,11 @@ func (o *tOptions) toC() C.gohttp_options {
 		queue_timeout_ms:       C.int64_t(o.QueueTimeoutMS),
 	}
 }
+
+// tDefaults holds gohttp.h's GOHTTP_DEFAULT_* values.
+var tDefaults = tOptions{C.GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS, C.GOHTTP_DEFAULT_IDLE_TIMEOUT_MS,
+	C.GOHTTP_DEFAULT_WRITE_TIMEOUT_MS, C.GOHTTP_DEFAULT_MAX_HEADER_BYTES, C.GOHTTP_DEFAULT_MAX_BODY_BYTES,
+	C.GOHTTP_DEFAULT_MAX_HANDLERS, C.GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS}
 
 func tOptionsInit() tOptions {
 	var c C.gohttp_options

@@ -317,13 +317,13 @@ START_TEST(options_init_gives_documented_defaults)
     gohttp_options o;
     memset(&o, 0x5A, sizeof o);
     gohttp_options_init(&o);
-    ck_assert_int_eq(o.read_header_timeout_ms, 10000);
-    ck_assert_int_eq(o.idle_timeout_ms, 120000);
-    ck_assert_int_eq(o.write_timeout_ms, 0);
-    ck_assert_int_eq(o.max_header_bytes, 1 << 20);
-    ck_assert_int_eq(o.max_body_bytes, 10 << 20);
-    ck_assert_int_eq(o.max_handlers, 64);
-    ck_assert_int_eq(o.queue_timeout_ms, 10000);
+    ck_assert_int_eq(o.read_header_timeout_ms, GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS);
+    ck_assert_int_eq(o.idle_timeout_ms, GOHTTP_DEFAULT_IDLE_TIMEOUT_MS);
+    ck_assert_int_eq(o.write_timeout_ms, GOHTTP_DEFAULT_WRITE_TIMEOUT_MS);
+    ck_assert_int_eq(o.max_header_bytes, GOHTTP_DEFAULT_MAX_HEADER_BYTES);
+    ck_assert_int_eq(o.max_body_bytes, GOHTTP_DEFAULT_MAX_BODY_BYTES);
+    ck_assert_int_eq(o.max_handlers, GOHTTP_DEFAULT_MAX_HANDLERS);
+    ck_assert_int_eq(o.queue_timeout_ms, GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS);
     end_of_test();
 }
 END_TEST
