@@ -31,8 +31,9 @@
 extern "C" {
 #endif
 
-/* Returned for a stale, freed, forged or 0 handle. Equal to GOHTTP_ESTALE
- * in shim/gohttp.h so the shim can pass it through unchanged. */
+/* Returned for a stale, freed, forged or 0 handle. The shim answers every
+ * failed lookup with GOHTTP_ESTALE itself; both codes equal their
+ * GOHTTP_E* namesakes in shim/gohttp.h (asserted in shim/dispatch.c). */
 #define GOHTTP_PROXY_ESTALE (-2)
 /* Returned for a NULL table or output pointer. */
 #define GOHTTP_PROXY_EINVAL (-1)
