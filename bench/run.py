@@ -39,7 +39,7 @@ TARGETS = [
     ("wsgi-flask", "gohttp WSGI + Flask"),
     ("flask", "Flask's own server (threaded)"),
 ]
-# The targets, as ratios of plain Go's requests/s.
+# The project's throughput targets, as ratios of plain Go's requests/s.
 GOALS = {"c": 0.97, "py-pull": 0.90, "py-push": 0.90}
 
 

@@ -30,7 +30,7 @@ STRESS_DIR := $(BUILD)/stress
 STRESS_HOST := $(STRESS_DIR)/stress_host
 STRESS_SCALE ?= 1
 
-# Memcheck as the issue demands: definite and indirect leaks are errors,
+# Memcheck settings: definite and indirect leaks are errors,
 # any error fails the run with 99. VALGRIND_EXTRA for local digging (e.g.
 # --gen-suppressions=all).
 VALGRIND_EXTRA ?=

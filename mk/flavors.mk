@@ -12,7 +12,7 @@
 #   race      -                                 -race  (Go-hosted tests only)
 #   cgocheck  -                                 GOEXPERIMENT=cgocheck2
 #
-# Why each choice (evidence in /work/team/safety-prose.md, later SAFETY.md):
+# Why each choice (the evidence is in SAFETY.md):
 #  - asan: `go build -asan` insists on gcc >= 7 or clang >= 9 as $(CC) and
 #    links the compiler's own ASan runtime, so the C host, the library and
 #    the preloaded runtime for Python all come from the same gcc 12

@@ -318,7 +318,7 @@ int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload)
 /* Give back a use-reference. The handle still matches while its slot is
  * FREEING (that is what the waiting free needs); once the slot has left
  * FREEING the generation or state no longer matches and the release is a
- * stray one: counted, ignored, and fatal only in GOHTTP_PROXY_DEBUG builds,
+ * stray one: ignored, and fatal only in GOHTTP_PROXY_DEBUG builds,
  * because a server must not die on a caller's bookkeeping mistake. */
 void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
 {

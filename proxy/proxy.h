@@ -62,7 +62,7 @@ int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload);
 /* Give back one use-reference taken by a successful deref of h. h still
  * matches while a free of it waits for its uses. Releasing without a
  * matching deref (a 0, forged or stale handle, or one release too many) is
- * ignored and counted, never applied to another handle's uses; a build with
+ * ignored, never applied to another handle's uses; a build with
  * -DGOHTTP_PROXY_DEBUG aborts on it instead. */
 void gohttp_proxy_release(gohttp_proxy *p, uint64_t h);
 

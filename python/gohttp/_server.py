@@ -417,8 +417,9 @@ class Server:
                 return
             self._stopping = True
             if self._drain_deadline is None:
-                # Only the first shutdown counts: the library ignores the
-                # timeout of later calls.
+                # The first shutdown's end: a later call with a shorter
+                # timeout shortens the library's drain and a longer one
+                # does not extend it, so this stays an upper bound.
                 self._drain_deadline = time.monotonic() + ms / 1000.0
         check(lib.gohttp_shutdown(self._s, ms), "shutdown")
 
