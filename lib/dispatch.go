@@ -109,7 +109,6 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 			C.gohttp__request_end(h, arena, served)
 		}
 		ex.mu.Lock()
-		ex.finished = true
 		aborted = ex.aborted
 		if ex.tooLarge && !ex.wroteHeader && !ex.aborted {
 			// A body read hit max_body_bytes and the handler wrote

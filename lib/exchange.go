@@ -28,7 +28,6 @@ type exchange struct {
 	body        io.ReadCloser // r.Body behind http.MaxBytesReader; see bodyReader
 	wroteHeader bool          // final status sent, explicitly or by a write
 	aborted     bool          // gohttp_abort was called
-	finished    bool          // handler returned / done: set after handle free
 
 	// Pull mode only: done is closed by gohttp_done, cleaned by the request
 	// goroutine once the handle and arena are freed.

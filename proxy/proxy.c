@@ -118,7 +118,6 @@ struct gohttp_proxy {
     uint32_t free_head;       /* index + 1 of the oldest free slot, 0 = empty */
     uint32_t free_tail;       /* index + 1 of the newest free slot */
     size_t live;              /* LIVE + FREEING slots */
-    uint64_t bad_releases;    /* releases that matched no use-reference */
     struct proxy_slot *pages[PROXY_NPAGES];
 };
 
@@ -329,7 +328,6 @@ void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
     bool matches = s != NULL && (s->state == PROXY_SLOT_LIVE || s->state == PROXY_SLOT_FREEING) &&
                    s->gen == proxy_handle_gen(h) && s->uses > 0;
     if (!matches) {
-        p->bad_releases++;
 #ifdef GOHTTP_PROXY_DEBUG
         abort(); /* a release without a matching deref: a caller bug */
 #endif

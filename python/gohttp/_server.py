@@ -300,7 +300,6 @@ class Server:
         self._s = out[0]          # owner: this object; gohttp_free in _free
         self._handles = []        # ffi.new_handle()s given to C as userdata
         self._workers = []
-        self._stopping = False
         self._drain_deadline = None  # monotonic end of the first shutdown
         self._started = False
         self._stopped = False
@@ -415,7 +414,6 @@ class Server:
         with self._lock:
             if self._freed or not self._started:
                 return
-            self._stopping = True
             if self._drain_deadline is None:
                 # The first shutdown's end: a later call with a shorter
                 # timeout shortens the library's drain and a longer one
