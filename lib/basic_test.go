@@ -35,13 +35,21 @@ func TestHello(t *testing.T) {
 }
 
 func TestOptionsInitAndStrerror(t *testing.T) {
-	o := tOptionsInit()
-	want := tOptions{ReadHeaderTimeoutMS: 10000, IdleTimeoutMS: 120000, WriteTimeoutMS: 0,
-		MaxHeaderBytes: 1 << 20, MaxBodyBytes: 10 << 20, MaxHandlers: 64, QueueTimeoutMS: 10000,
-		LimitRequestLine: 4094, LimitRequestFields: 100, LimitRequestFieldSize: 8190,
-		BodyReadTimeoutMS: 30000, SendTimeoutMS: 30000, MaxConnections: 10000, ReusePort: 0}
-	if o != want {
-		t.Errorf("gohttp_options_init = %+v, want %+v", o, want)
+	// The C init and the Go defaults for zero fields are both gohttp.h's
+	// GOHTTP_DEFAULT_* (python/tests/test_abi.py checks the documents).
+	if o := tOptionsInit(); o != tDefaults {
+		t.Errorf("gohttp_options_init = %+v, want gohttp.h's defaults %+v", o, tDefaults)
+	}
+	d := defaultOptions
+	goDefaults := tOptions{ReadHeaderTimeoutMS: d.readHeaderTimeout.Milliseconds(),
+		IdleTimeoutMS: d.idleTimeout.Milliseconds(), WriteTimeoutMS: d.writeTimeout.Milliseconds(),
+		MaxHeaderBytes: int64(d.maxHeaderBytes), MaxBodyBytes: d.maxBodyBytes, MaxHandlers: int32(d.maxHandlers),
+		QueueTimeoutMS: d.queueTimeout.Milliseconds(),
+		LimitRequestLine: int64(d.limits.requestLine), LimitRequestFields: int64(d.limits.fields),
+		LimitRequestFieldSize: int64(d.limits.fieldSize), BodyReadTimeoutMS: d.bodyReadTimeout.Milliseconds(),
+		SendTimeoutMS: d.sendTimeout.Milliseconds(), MaxConnections: int64(d.maxConnections)}
+	if goDefaults != tDefaults {
+		t.Errorf("defaults applied to zero fields = %+v, want gohttp.h's defaults %+v", goDefaults, tDefaults)
 	}
 	names := map[int]string{eOK: "success", eStale: "stale handle", eBind: "listen failed", eDeadlk: "call would wait on the calling handler"}
 	for code, name := range names {

@@ -35,9 +35,9 @@ func (rt *route) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// serve is steps 2-6 of DESIGN.md "One request, end to end": slot, arena,
-// handle, trampoline (or hand-off to gohttp_next), and a single deferred
-// cleanup that runs on every path, panics included.
+// serve runs one request: handler slot, arena, handle, trampoline (or
+// hand-off to gohttp_next), and a single deferred cleanup that runs on
+// every path, panics included.
 func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	s := rt.srv
 	if !s.enterHandler() {

@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"fmt"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -73,14 +72,4 @@ func recoverVoid() {
 func notePanic(r any) {
 	C.gohttp__count_panic()
 	setLastError(fmt.Sprintf("gohttp: recovered Go panic: %v", r))
-}
-
-// testPanicArmed makes the next handle lookup panic once. Only the Go tests
-// set it (through testsupport.go), to prove the recover path of exports.
-var testPanicArmed atomic.Bool
-
-func testPanicPoint() {
-	if testPanicArmed.Load() && testPanicArmed.CompareAndSwap(true, false) {
-		panic("gohttp test: injected panic")
-	}
 }

@@ -28,6 +28,22 @@ const (
 	eDeadlk   = -14
 )
 
+// Each literal above is gohttp.h's code (errors.go): a constant index other
+// than 0 into a one-element array does not compile.
+var _ = [1]struct{}{}[eOK-codeOK]
+var _ = [1]struct{}{}[eInval-codeInval]
+var _ = [1]struct{}{}[eStale-codeStale]
+var _ = [1]struct{}{}[eExist-codeExist]
+var _ = [1]struct{}{}[ePattern-codePattern]
+var _ = [1]struct{}{}[eBind-codeBind]
+var _ = [1]struct{}{}[eState-codeState]
+var _ = [1]struct{}{}[eTimedOut-codeTimedOut]
+var _ = [1]struct{}{}[eBusy-codeBusy]
+var _ = [1]struct{}{}[eTooLarge-codeTooLarge]
+var _ = [1]struct{}{}[ePanic-codePanic]
+var _ = [1]struct{}{}[eClosed-codeClosed]
+var _ = [1]struct{}{}[eDeadlk-codeDeadlk]
+
 // testServer is one started server plus the client that talks to it.
 type testServer struct {
 	t      *testing.T

@@ -42,19 +42,21 @@ const (
 	maxConnectionsCap = 1 << 20
 )
 
-// Defaults, documented in gohttp.h and mirrored by gohttp_options_init.
+// The GOHTTP_DEFAULT_* values of gohttp.h, which gohttp_options_init
+// fills in too.
 var defaultOptions = serverOptions{
-	readHeaderTimeout: 10 * time.Second,
-	idleTimeout:       120 * time.Second,
-	writeTimeout:      0,
-	maxHeaderBytes:    1 << 20,
-	maxBodyBytes:      10 << 20,
-	maxHandlers:       64,
-	queueTimeout:      10 * time.Second,
-	limits:            framingLimits{requestLine: 4094, fields: 100, fieldSize: 8190},
-	bodyReadTimeout:   30 * time.Second,
-	sendTimeout:       30 * time.Second,
-	maxConnections:    10000,
+	readHeaderTimeout: C.GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS * time.Millisecond,
+	idleTimeout:       C.GOHTTP_DEFAULT_IDLE_TIMEOUT_MS * time.Millisecond,
+	writeTimeout:      C.GOHTTP_DEFAULT_WRITE_TIMEOUT_MS * time.Millisecond,
+	maxHeaderBytes:    C.GOHTTP_DEFAULT_MAX_HEADER_BYTES,
+	maxBodyBytes:      C.GOHTTP_DEFAULT_MAX_BODY_BYTES,
+	maxHandlers:       C.GOHTTP_DEFAULT_MAX_HANDLERS,
+	queueTimeout:      C.GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS * time.Millisecond,
+	limits: framingLimits{requestLine: C.GOHTTP_DEFAULT_LIMIT_REQUEST_LINE,
+		fields: C.GOHTTP_DEFAULT_LIMIT_REQUEST_FIELDS, fieldSize: C.GOHTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE},
+	bodyReadTimeout: C.GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS * time.Millisecond,
+	sendTimeout:     C.GOHTTP_DEFAULT_SEND_TIMEOUT_MS * time.Millisecond,
+	maxConnections:  C.GOHTTP_DEFAULT_MAX_CONNECTIONS,
 }
 
 // parseOptions validates o (NULL means all defaults): a zero field takes

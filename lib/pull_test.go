@@ -47,8 +47,13 @@ func TestPullMode(t *testing.T) {
 	}
 	wg.Wait()
 	ts.expectHello("/")
-	ts.stop()
+	// Join the workers after the shutdown but before the free: a worker
+	// whose gohttp_next starts after the free would get ESTALE, not ECLOSED.
+	if rc := tShutdown(ts.h, 2000); rc != eOK {
+		t.Fatalf("shutdown = %d", rc)
+	}
 	r := tPullJoin()
+	ts.stop()
 	want := tPullResult{Served: n, Closed: 3, StaleAfterDone: n, Deadlk: n, DoubleDone: n}
 	if r != want {
 		t.Errorf("pull result %+v, want %+v", r, want)

@@ -1,5 +1,8 @@
+//go:build gohttp_test
+
 // testhandlers.c - C handlers and drivers for lib/*_test.go; see
-// testhandlers.h. Compiled into the library with hidden visibility.
+// testhandlers.h. Built only with -tags gohttp_test: cgo honours the
+// go:build line at the top of this file like that of a Go file.
 #pragma GCC diagnostic error "-Wunused-parameter"
 
 #include <errno.h>

@@ -1,10 +1,10 @@
 /*
  * testhandlers.h - C handlers and drivers used only by the Go tests in lib/.
  *
- * They live in the library (cgo cannot be used from _test.go files), are
- * prefixed gohttp__test_ and have hidden visibility, so they are neither
- * part of the API nor visible to programs linking libgohttp. They call the
- * public API exactly as a C host would: through gohttp.h.
+ * They are compiled into the package (cgo cannot be used from _test.go
+ * files) only with -tags gohttp_test, i.e. into the Go test binary, never
+ * into the shipped library. Prefixed gohttp__test_, hidden visibility. They
+ * call the public API exactly as a C host would: through gohttp.h.
  */
 #ifndef GOHTTP_TESTHANDLERS_H
 #define GOHTTP_TESTHANDLERS_H

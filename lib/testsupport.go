@@ -1,10 +1,15 @@
+//go:build gohttp_test
+
 package main
 
 // Go-typed access to the C test handlers (testhandlers.c) and to the
 // public API through its C entry points, for lib/*_test.go: test files
 // cannot use cgo themselves. Every call below goes through the exported C
-// symbol, exactly as a C host calls it. Nothing here runs unless a test
-// calls it.
+// symbol, exactly as a C host calls it.
+//
+// Built only with -tags gohttp_test (go test of lib/, see mk/core.mk), like
+// testhandlers.c: the shipped library holds none of it, and
+// testsupport_off.go turns the hooks the library calls into no-ops.
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../shim -I${SRCDIR}/../proxy
@@ -15,8 +20,21 @@ import "C"
 
 import (
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
+
+// testPanicArmed makes the next testPanicPoint panic once, to prove the
+// recover path of the exports. Set only by tArmPanic.
+var testPanicArmed atomic.Bool
+
+// testPanicPoint is called where an export looks up a handle (exchange.go,
+// pull.go, server.go); testsupport_off.go makes it a no-op.
+func testPanicPoint() {
+	if testPanicArmed.Load() && testPanicArmed.CompareAndSwap(true, false) {
+		panic("gohttp test: injected panic")
+	}
+}
 
 type testHandler int
 
@@ -122,6 +140,17 @@ func (o *tOptions) toC() C.gohttp_options {
 		reuse_port:               C.int32_t(o.ReusePort),
 	}
 }
+
+// tDefaults holds gohttp.h's GOHTTP_DEFAULT_* values.
+var tDefaults = tOptions{ReadHeaderTimeoutMS: C.GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS,
+	IdleTimeoutMS: C.GOHTTP_DEFAULT_IDLE_TIMEOUT_MS, WriteTimeoutMS: C.GOHTTP_DEFAULT_WRITE_TIMEOUT_MS,
+	MaxHeaderBytes: C.GOHTTP_DEFAULT_MAX_HEADER_BYTES, MaxBodyBytes: C.GOHTTP_DEFAULT_MAX_BODY_BYTES,
+	MaxHandlers: C.GOHTTP_DEFAULT_MAX_HANDLERS, QueueTimeoutMS: C.GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS,
+	ReusePort: C.GOHTTP_DEFAULT_REUSE_PORT, LimitRequestLine: C.GOHTTP_DEFAULT_LIMIT_REQUEST_LINE,
+	LimitRequestFields: C.GOHTTP_DEFAULT_LIMIT_REQUEST_FIELDS,
+	LimitRequestFieldSize: C.GOHTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE,
+	BodyReadTimeoutMS: C.GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS, SendTimeoutMS: C.GOHTTP_DEFAULT_SEND_TIMEOUT_MS,
+	MaxConnections: C.GOHTTP_DEFAULT_MAX_CONNECTIONS}
 
 func tOptionsInit() tOptions {
 	var c C.gohttp_options

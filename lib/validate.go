@@ -12,11 +12,10 @@ import "unsafe"
 // Length limits of NUL-terminated arguments. strnlen stops at limit+1, so
 // an unterminated or huge string from C is never scanned past that.
 const (
-	maxPatternLen   = 4096 // route patterns
-	maxAddrLen      = 1024 // listen addresses
-	maxPathNameLen  = 4096 // path wildcard names
-	maxReadChunk    = 1 << 30
-	maxWriteLenSeed = 1<<31 - 1
+	maxPatternLen  = 4096 // route patterns
+	maxAddrLen     = 1024 // listen addresses
+	maxPathNameLen = 4096 // path wildcard names
+	maxReadChunk   = 1 << 30
 )
 
 // cStringArg copies a NUL-terminated argument of at most limit bytes.

@@ -32,7 +32,7 @@ STRESS_DIR := $(BUILD)/stress
 STRESS_HOST := $(STRESS_DIR)/stress_host
 STRESS_SCALE ?= 1
 
-# Memcheck as the issue demands: definite and indirect leaks are errors,
+# Memcheck settings: definite and indirect leaks are errors,
 # any error fails the run with 99. VALGRIND_EXTRA for local digging (e.g.
 # --gen-suppressions=all).
 VALGRIND_EXTRA ?=
@@ -206,7 +206,7 @@ selftest-skip-generation-check:
 
 selftest-gorace-race:
 	@sanitizers/selftest.sh gorace-race 'WARNING: DATA RACE' \
-	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace -c -o build/selftest/gorace/lib.test ./lib' \
+	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace,gohttp_test -c -o build/selftest/gorace/lib.test ./lib' \
 	  '$(SUBMAKE) race go-test $(call st_tree,gorace) PLANT_TAGS=plant_gorace' \
 	  'plant_gorace\.go'
 
@@ -227,7 +227,7 @@ flavor-check:
 	@echo "CFLAGS=$(CFLAGS)"
 	@echo "LDFLAGS=$(LDFLAGS)"
 	@echo "CGO_CFLAGS=$(CGO_CFLAGS)"
-	@echo "GO_BUILD_FLAGS=$(GO_BUILD_FLAGS) GO_ENV=$(GO_ENV)"
+	@echo "GO_BUILD_FLAGS=$(GO_BUILD_FLAGS) GO_TEST_FLAGS=$(GO_TEST_FLAGS) GO_ENV=$(GO_ENV)"
 	@echo "PYTHON=$(PYTHON)"
 	@echo "PYTEST_ENV=$(PYTEST_ENV) SAN_RUN=$(SAN_RUN)"
 	@echo "ASAN_OPTIONS=$$ASAN_OPTIONS LSAN_OPTIONS=$$LSAN_OPTIONS"

@@ -4,8 +4,13 @@
 #   make lib       $(BUILD)/lib/libgohttp.{so,a}, $(BUILD)/include/gohttp.h
 #                  and gohttplib.h, $(BUILD)/lib/pkgconfig/gohttp.pc
 #   make go-test   go test of lib/ (Go-hosted servers with C handlers over
-#                  loopback); part of `make test`. Flavors add their flags
-#                  through GO_BUILD_FLAGS / GO_ENV (e.g. -race).
+#                  loopback); part of `make test`. Built with -tags
+#                  gohttp_test (lib/testsupport.go, lib/testhandlers.c);
+#                  flavors add their flags through GO_TEST_FLAGS / GO_ENV
+#                  (e.g. -race).
+#   make symbols-check  the dynamic symbols of libgohttp.so are exactly the
+#                  functions of the public headers, and no test-only code
+#                  is in it (tests/abi/check_exports.sh); part of `make test`.
 #   make install   PREFIX=/usr/local (default) [DESTDIR=...]: lib, include,
 #                  lib/pkgconfig.
 #
@@ -40,6 +45,8 @@ CORE_SO := $(CORE_LIB_DIR)/libgohttp.so
 CORE_A := $(CORE_LIB_DIR)/libgohttp.a
 CORE_HEADERS := $(CORE_INC_DIR)/gohttp.h $(CORE_INC_DIR)/gohttplib.h
 CORE_PC := $(CORE_LIB_DIR)/pkgconfig/gohttp.pc
+CORE_PUBLIC_HEADERS := shim/gohttp.h shim/gohttplib.h
+CORE_MAP := $(BUILD)/gen/libgohttp.map
 # Everything that goes into the library; tests excluded so editing a test
 # does not relink.
 CORE_SRCS := go.mod $(filter-out %_test.go,$(wildcard lib/*.go)) \
@@ -48,16 +55,30 @@ CORE_GO_TEST_TIMEOUT ?= 600s
 PREFIX ?= /usr/local
 GOHTTP_VERSION := 0.1.0
 
-.PHONY: lib go-test
+.PHONY: lib go-test symbols-check
 
 all: lib
-test: go-test
+test: go-test symbols-check
 
 lib: $(CORE_SO) $(CORE_A) $(CORE_HEADERS) $(CORE_PC)
 
-$(CORE_SO): $(CORE_SRCS)
+# The linker version script of libgohttp.so: the functions declared in the
+# public headers are global, everything else (the shim's and proxy's
+# internals, cgo's wrappers of them, runtime/cgo's helpers) is local, so a
+# program can link against nothing but the API. Written from the headers
+# themselves (scripts/header_functions.sh); make symbols-check verifies the
+# result.
+$(CORE_MAP): $(CORE_PUBLIC_HEADERS) scripts/header_functions.sh
 	@mkdir -p $(@D)
-	$(GO_ENV) $(GO) build $(GO_BUILD_FLAGS) -buildmode=c-shared -o $@ ./lib
+	{ echo '{'; echo '  global:'; \
+	  scripts/header_functions.sh $(CC) $(CORE_PUBLIC_HEADERS) | sed 's/.*/    &;/'; \
+	  echo '  local: *;'; echo '};'; } > $@.tmp
+	mv $@.tmp $@
+
+$(CORE_SO): $(CORE_SRCS) $(CORE_MAP)
+	@mkdir -p $(@D)
+	$(GO_ENV) $(GO) build $(GO_BUILD_FLAGS) -buildmode=c-shared \
+	    -ldflags=-extldflags=-Wl,--version-script=$(abspath $(CORE_MAP)) -o $@ ./lib
 	rm -f $(CORE_LIB_DIR)/libgohttp.h
 
 # Ordered after the .so: both write cgo's libgohttp.h, which is removed.
@@ -95,7 +116,7 @@ $(CORE_PC): mk/core.mk
 # log stays in $(BUILD)/go-test.log.
 go-test:
 	@mkdir -p $(BUILD)
-	@set +e; $(GO_ENV) $(GO) test $(GO_BUILD_FLAGS) -count=1 -timeout $(CORE_GO_TEST_TIMEOUT) -v ./lib \
+	@set +e; $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) -count=1 -timeout $(CORE_GO_TEST_TIMEOUT) -v ./lib \
 	    > $(BUILD)/go-test.log 2>&1; rc=$$?; \
 	grep -E '^(--- (PASS|FAIL|SKIP)|(ok|FAIL)[[:space:]]|panic:|WARNING: DATA RACE)' $(BUILD)/go-test.log; \
 	if [ $$rc -ne 0 ]; then \
@@ -105,6 +126,9 @@ go-test:
 	fi; \
 	echo "go-test: $$(grep -c '^--- PASS' $(BUILD)/go-test.log) passed, $$(grep -c '^--- FAIL' $(BUILD)/go-test.log) failed, $$(grep -c '^--- SKIP' $(BUILD)/go-test.log) skipped (log: $(BUILD)/go-test.log)"; \
 	exit $$rc
+
+symbols-check: $(CORE_SO)
+	tests/abi/check_exports.sh $(CC) $(CORE_SO) $(CORE_PUBLIC_HEADERS)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -12,7 +12,7 @@
 #   race      -                                 -race  (Go-hosted tests only)
 #   cgocheck  -                                 GOEXPERIMENT=cgocheck2
 #
-# Why each choice (evidence in /work/team/safety-prose.md, later SAFETY.md):
+# Why each choice (the evidence is in SAFETY.md):
 #  - asan: `go build -asan` insists on gcc >= 7 or clang >= 9 as $(CC) and
 #    links the compiler's own ASan runtime, so the C host, the library and
 #    the preloaded runtime for Python all come from the same gcc 12
@@ -42,9 +42,10 @@
 #                  and valgrind (PYTHONMALLOC=malloc).
 #   $(SAN_RUN)     prefix for running an instrumented native binary (the
 #                  tsan flavor needs ASLR off); empty in other flavors.
-#   $(GO_TAGS)     the build tags in force (already inside GO_BUILD_FLAGS);
-#                  an area that needs its own tag must add to GO_TAGS, never
-#                  pass a second -tags (the last -tags wins in `go build`).
+#   $(GO_TAGS)     the build tags in force (already inside GO_BUILD_FLAGS
+#                  and GO_TEST_FLAGS); an area that needs its own tag must
+#                  add to GO_TAGS, never pass a second -tags (the last -tags
+#                  wins in `go build`).
 
 SAN_DIR := $(ROOT)/sanitizers
 comma := ,
@@ -120,6 +121,9 @@ endif
 FLAVOR_CFLAGS += $(addprefix -D,$(PLANT))
 GO_TAGS += $(PLANT_TAGS)
 GO_TAGS := $(strip $(GO_TAGS))
-ifneq ($(GO_TAGS),)
-GO_BUILD_FLAGS += -tags=$(subst $(space),$(comma),$(GO_TAGS))
-endif
+# $(GO_TEST_FLAGS): GO_BUILD_FLAGS plus the gohttp_test tag, which compiles
+# lib/testsupport.go and lib/testhandlers.c in; every `go test` of lib/
+# uses it. The shipped library (GO_BUILD_FLAGS) never has that tag.
+go_tags_flag = $(if $(strip $(1)),-tags=$(subst $(space),$(comma),$(strip $(1))))
+GO_TEST_FLAGS := $(GO_BUILD_FLAGS) $(call go_tags_flag,$(GO_TAGS) gohttp_test)
+GO_BUILD_FLAGS += $(call go_tags_flag,$(GO_TAGS))

@@ -118,7 +118,6 @@ struct gohttp_proxy {
     uint32_t free_head;       /* index + 1 of the oldest free slot, 0 = empty */
     uint32_t free_tail;       /* index + 1 of the newest free slot */
     size_t live;              /* LIVE + FREEING slots */
-    uint64_t bad_releases;    /* releases that matched no use-reference */
     struct proxy_slot *pages[PROXY_NPAGES];
 };
 
@@ -318,7 +317,7 @@ int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload)
 /* Give back a use-reference. The handle still matches while its slot is
  * FREEING (that is what the waiting free needs); once the slot has left
  * FREEING the generation or state no longer matches and the release is a
- * stray one: counted, ignored, and fatal only in GOHTTP_PROXY_DEBUG builds,
+ * stray one: ignored, and fatal only in GOHTTP_PROXY_DEBUG builds,
  * because a server must not die on a caller's bookkeeping mistake. */
 void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
 {
@@ -329,7 +328,6 @@ void gohttp_proxy_release(gohttp_proxy *p, uint64_t h)
     bool matches = s != NULL && (s->state == PROXY_SLOT_LIVE || s->state == PROXY_SLOT_FREEING) &&
                    s->gen == proxy_handle_gen(h) && s->uses > 0;
     if (!matches) {
-        p->bad_releases++;
 #ifdef GOHTTP_PROXY_DEBUG
         abort(); /* a release without a matching deref: a caller bug */
 #endif

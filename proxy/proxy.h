@@ -31,8 +31,9 @@
 extern "C" {
 #endif
 
-/* Returned for a stale, freed, forged or 0 handle. Equal to GOHTTP_ESTALE
- * in shim/gohttp.h so the shim can pass it through unchanged. */
+/* Returned for a stale, freed, forged or 0 handle. The shim answers every
+ * failed lookup with GOHTTP_ESTALE itself; both codes equal their
+ * GOHTTP_E* namesakes in shim/gohttp.h (asserted in shim/dispatch.c). */
 #define GOHTTP_PROXY_ESTALE (-2)
 /* Returned for a NULL table or output pointer. */
 #define GOHTTP_PROXY_EINVAL (-1)
@@ -61,7 +62,7 @@ int gohttp_proxy_deref(gohttp_proxy *p, uint64_t h, uintptr_t *payload);
 /* Give back one use-reference taken by a successful deref of h. h still
  * matches while a free of it waits for its uses. Releasing without a
  * matching deref (a 0, forged or stale handle, or one release too many) is
- * ignored and counted, never applied to another handle's uses; a build with
+ * ignored, never applied to another handle's uses; a build with
  * -DGOHTTP_PROXY_DEBUG aborts on it instead. */
 void gohttp_proxy_release(gohttp_proxy *p, uint64_t h);
 

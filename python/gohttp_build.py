@@ -10,12 +10,12 @@ This is the ONE place where Python meets C.  It is used three ways:
   ``pip install ./python`` compiles it with setuptools;
 * ``python gohttp_build.py`` compiles in place (development convenience).
 
-The ``cdef`` below mirrors shim/gohttp.h declaration by declaration (types,
-the error enum, every function).  python/tests/test_binding.py parses the
-header and fails if a declaration is missing here, so the two cannot drift
-silently.  API mode means the C compiler checks the cdef against the real
-header when the extension is compiled: a wrong signature is a build error,
-not a crash.
+The ``cdef`` of the API is generated from gohttp.h (the header in
+GOHTTP_INCLUDE_DIR, the same one the extension is compiled against), so
+every type, the error enum and every function signature are the header's
+own; only the extension's additions (CDEF_EXTENSION) are written here.  API
+mode means the C compiler checks those against their definitions when the
+extension is compiled: a wrong signature is a build error, not a crash.
 
 Include and library directories come from GOHTTP_INCLUDE_DIR and
 GOHTTP_LIB_DIR (default: the repository's default build tree, build/include
@@ -25,6 +25,7 @@ package directory, so no LD_LIBRARY_PATH is ever needed.
 """
 
 import os
+import re
 import sys
 
 from cffi import FFI
@@ -36,124 +37,32 @@ INCLUDE_DIR = os.environ.get("GOHTTP_INCLUDE_DIR",
                              os.path.join(REPO, "build", "include"))
 LIB_DIR = os.environ.get("GOHTTP_LIB_DIR", os.path.join(REPO, "build", "lib"))
 
-# Mirror of shim/gohttp.h.  Comments are kept short: the header is the
-# reference for every contract.
-CDEF_API = r"""
-typedef uint64_t gohttp_server;
-typedef uint64_t gohttp_handle;
+HEADER = os.path.join(INCLUDE_DIR, "gohttp.h")
 
-typedef enum gohttp_error {
-    GOHTTP_OK = 0,
-    GOHTTP_EINVAL = -1,
-    GOHTTP_ESTALE = -2,
-    GOHTTP_ENOMEM = -3,
-    GOHTTP_EEXIST = -4,
-    GOHTTP_EPATTERN = -5,
-    GOHTTP_EBIND = -6,
-    GOHTTP_ESTATE = -7,
-    GOHTTP_ETIMEDOUT = -8,
-    GOHTTP_EBUSY = -9,
-    GOHTTP_EIO = -10,
-    GOHTTP_ETOOLARGE = -11,
-    GOHTTP_EPANIC = -12,
-    GOHTTP_ECLOSED = -13,
-    GOHTTP_EDEADLK = -14,
-    GOHTTP_EBADREQ = -15,
-    GOHTTP_ELENGTH = -16
-} gohttp_error;
 
-const char *gohttp_strerror(int code);
-const char *gohttp_last_error(void);
+def cdef_from_header(text):
+    """The cdef of the API, made from gohttp.h itself so the two cannot
+    disagree: comments, the C++ guards and preprocessor lines go (cffi's
+    parser takes the rest as is); an object-like #define with a value
+    becomes ``#define NAME ...``, whose value cffi reads from the compiled
+    header in API mode."""
+    text = re.sub(r"\\\n", " ", text)                       # continued lines
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"^\s*#\s*ifdef\s+__cplusplus\s*$.*?^\s*#\s*endif[^\n]*$",
+                  "", text, flags=re.S | re.M)
+    lines = []
+    for line in text.splitlines():
+        m = re.match(r"\s*#\s*define\s+([A-Za-z_]\w*)\s+\S", line)
+        if m:
+            lines.append("#define %s ..." % m.group(1))
+        elif not line.lstrip().startswith("#") and line.strip():
+            lines.append(line.rstrip())
+    return "\n".join(lines) + "\n"
 
-typedef struct gohttp_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-} gohttp_header;
 
-typedef struct gohttp_request {
-    const char *method;      size_t method_len;
-    const char *url;         size_t url_len;
-    const char *path;        size_t path_len;
-    const char *raw_query;   size_t raw_query_len;
-    const char *host;        size_t host_len;
-    const char *proto;       size_t proto_len;
-    const char *remote_addr; size_t remote_addr_len;
-    const gohttp_header *headers; size_t header_count;
-    int64_t content_length;
-} gohttp_request;
-
-typedef void (*gohttp_handler)(gohttp_handle w, const gohttp_request *req,
-                               void *userdata);
-
-typedef struct gohttp_options {
-    int64_t read_header_timeout_ms;
-    int64_t idle_timeout_ms;
-    int64_t write_timeout_ms;
-    int64_t max_header_bytes;
-    int64_t max_body_bytes;
-    int32_t max_handlers;
-    int64_t queue_timeout_ms;
-    int32_t reuse_port;
-    int64_t limit_request_line;
-    int64_t limit_request_fields;
-    int64_t limit_request_field_size;
-    int64_t body_read_timeout_ms;
-    int64_t send_timeout_ms;
-    int64_t max_connections;
-} gohttp_options;
-
-void gohttp_options_init(gohttp_options *opts);
-int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
-int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
-                 void *userdata);
-int gohttp_start(gohttp_server s, const char *addr);
-int gohttp_listen_and_serve(gohttp_server s, const char *addr);
-int gohttp_shutdown(gohttp_server s, int64_t timeout_ms);
-int gohttp_wait(gohttp_server s, int64_t timeout_ms);
-int gohttp_free(gohttp_server s);
-
-int gohttp_write_header(gohttp_handle w, int status);
-int gohttp_set_header(gohttp_handle w, const char *name, size_t name_len,
-                      const char *value, size_t value_len);
-int gohttp_add_header(gohttp_handle w, const char *name, size_t name_len,
-                      const char *value, size_t value_len);
-int gohttp_del_header(gohttp_handle w, const char *name, size_t name_len);
-int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len);
-int64_t gohttp_respond(gohttp_handle w, int status,
-                       const gohttp_header *headers, size_t header_count,
-                       const void *body, int64_t body_len);
-int gohttp_flush(gohttp_handle w);
-int gohttp_abort(gohttp_handle w);
-
-int64_t gohttp_read_body(gohttp_handle w, void *buf, int64_t cap);
-int64_t gohttp_path_value(gohttp_handle w, const char *name, char *buf,
-                          int64_t cap);
-
-typedef struct gohttp_exchange {
-    gohttp_handle w;
-    const gohttp_request *req;
-    void *userdata;
-} gohttp_exchange;
-
-int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata);
-int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
-int gohttp_done(gohttp_handle w);
-
-typedef struct gohttp_counters {
-    int64_t live_handles;
-    int64_t live_servers;
-    int64_t live_arenas;
-    int64_t arena_bytes;
-    int64_t requests_served;
-    int64_t stale_rejections;
-    int64_t panics_recovered;
-    int64_t live_tokens;
-} gohttp_counters;
-
-int gohttp_stats(gohttp_counters *out);
-"""
+with open(HEADER) as f:
+    CDEF_API = cdef_from_header(f.read())
 
 # What the extension adds on top of the API: the Python entry point for push
 # mode and the C gate in front of it.

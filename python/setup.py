@@ -4,7 +4,8 @@ pip (in-tree build of a local directory) runs this with python/ as the
 current directory, inside the repository checkout.  The build:
 
 1. compiles the Go library: `go build -buildmode=c-shared` of ./lib from the
-   repository root into python/build/golib/libgohttp.so (needs Go and a C
+   repository root into python/build/golib/libgohttp.so, exporting only the
+   functions of the public headers as mk/core.mk does (needs Go and a C
    compiler on PATH; GO and CC are honoured);
 2. compiles the cffi extension gohttp._gohttp_cffi from gohttp_build.py
    (cffi_modules) against shim/gohttp.h and that library, with rpath $ORIGIN;
@@ -31,14 +32,31 @@ os.environ.setdefault("GOHTTP_INCLUDE_DIR", os.path.join(REPO, "shim"))
 os.environ.setdefault("GOHTTP_LIB_DIR", GOLIB_DIR)
 
 
+def write_version_script(path):
+    """The linker version script of mk/core.mk: the functions of the public
+    headers global, every other symbol local."""
+    headers = [os.path.join(REPO, "shim", h) for h in ("gohttp.h", "gohttplib.h")]
+    names = subprocess.check_output(
+        [os.path.join(REPO, "scripts", "header_functions.sh"),
+         os.environ.get("CC", "gcc")] + headers, text=True).split()
+    with open(path, "w") as f:
+        f.write("{\n  global:\n")
+        f.writelines("    %s;\n" % n for n in names)
+        f.write("  local: *;\n};\n")
+
+
 def build_go_library():
     """go build -buildmode=c-shared ./lib -> GOLIB_DIR/libgohttp.so."""
     os.makedirs(GOLIB_DIR, exist_ok=True)
     target = os.path.join(GOLIB_DIR, "libgohttp.so")
+    version_script = os.path.join(GOLIB_DIR, "libgohttp.map")
+    write_version_script(version_script)
     go = os.environ.get("GO", "go")
     env = dict(os.environ, CGO_ENABLED="1")
-    subprocess.check_call([go, "build", "-buildmode=c-shared", "-o", target,
-                           "./lib"], cwd=REPO, env=env)
+    subprocess.check_call(
+        [go, "build", "-buildmode=c-shared",
+         "-ldflags=-extldflags=-Wl,--version-script=" + version_script,
+         "-o", target, "./lib"], cwd=REPO, env=env)
     return target
 
 

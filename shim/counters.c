@@ -56,24 +56,24 @@ int gohttp_stats(gohttp_counters *out)
     return GOHTTP_OK;
 }
 
-/* Defaults documented in gohttp.h; lib/options.go applies the same ones to
- * zero fields. */
+/* The GOHTTP_DEFAULT_* values of gohttp.h; lib/options.go applies the same
+ * ones to zero fields. */
 void gohttp_options_init(gohttp_options *opts)
 {
     if (opts == NULL)
         return;
-    opts->read_header_timeout_ms = 10000;
-    opts->idle_timeout_ms = 120000;
-    opts->write_timeout_ms = 0;
-    opts->max_header_bytes = 1 << 20;
-    opts->max_body_bytes = 10 << 20;
-    opts->max_handlers = 64;
-    opts->queue_timeout_ms = 10000;
-    opts->reuse_port = 0;
-    opts->limit_request_line = 4094;
-    opts->limit_request_fields = 100;
-    opts->limit_request_field_size = 8190;
-    opts->body_read_timeout_ms = 30000;
-    opts->send_timeout_ms = 30000;
-    opts->max_connections = 10000;
+    opts->read_header_timeout_ms = GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS;
+    opts->idle_timeout_ms = GOHTTP_DEFAULT_IDLE_TIMEOUT_MS;
+    opts->write_timeout_ms = GOHTTP_DEFAULT_WRITE_TIMEOUT_MS;
+    opts->max_header_bytes = GOHTTP_DEFAULT_MAX_HEADER_BYTES;
+    opts->max_body_bytes = GOHTTP_DEFAULT_MAX_BODY_BYTES;
+    opts->max_handlers = GOHTTP_DEFAULT_MAX_HANDLERS;
+    opts->queue_timeout_ms = GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS;
+    opts->reuse_port = GOHTTP_DEFAULT_REUSE_PORT;
+    opts->limit_request_line = GOHTTP_DEFAULT_LIMIT_REQUEST_LINE;
+    opts->limit_request_fields = GOHTTP_DEFAULT_LIMIT_REQUEST_FIELDS;
+    opts->limit_request_field_size = GOHTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE;
+    opts->body_read_timeout_ms = GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS;
+    opts->send_timeout_ms = GOHTTP_DEFAULT_SEND_TIMEOUT_MS;
+    opts->max_connections = GOHTTP_DEFAULT_MAX_CONNECTIONS;
 }

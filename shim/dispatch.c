@@ -13,8 +13,11 @@
 
 #include "gohttp_internal.h"
 
-/* Bounds on live handles: servers are few; exchanges are bounded by the
- * sum of max_handlers over live servers, so a million is generous. */
+/* Bounds on live handles. Live exchanges are at most the sum of
+ * max_handlers over live servers, which the options allow up to 4096 x
+ * 65536 = 2^28; the table holds 2^20 (1048576), and a request that finds
+ * it full is answered 503 ("handle table full", lib/dispatch.go) without
+ * reaching its handler. */
 #define GOHTTP_MAX_SERVERS 4096u
 #define GOHTTP_MAX_EXCHANGES (1u << 20)
 
@@ -27,6 +30,14 @@
  * without it is never a server. A raw handle that already has the bit set
  * (a proxy layout change) is refused at creation, never mis-tagged. */
 #define SERVER_TAG ((uint64_t)1 << 31)
+_Static_assert(GOHTTP_MAX_SERVERS < SERVER_TAG && GOHTTP_MAX_EXCHANGES < SERVER_TAG,
+               "no table index reaches the server tag bit");
+
+/* Every failed proxy lookup or free is answered GOHTTP_ESTALE (stale()
+ * below), whatever the proxy returned; its codes are equal to the public
+ * ones anyway, so a code that escaped unmapped would still mean the same. */
+_Static_assert(GOHTTP_PROXY_ESTALE == GOHTTP_ESTALE, "proxy ESTALE is GOHTTP_ESTALE");
+_Static_assert(GOHTTP_PROXY_EINVAL == GOHTTP_EINVAL, "proxy EINVAL is GOHTTP_EINVAL");
 
 static gohttp_proxy *servers;
 static gohttp_proxy *exchanges;

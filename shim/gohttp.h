@@ -137,6 +137,25 @@ typedef void (*gohttp_handler)(gohttp_handle w, const gohttp_request *req,
 /* Servers                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The defaults of gohttp_options: what gohttp_options_init fills in and
+ * the value a zero field takes in gohttp_server_new. Every other statement
+ * of them (the comments below, the Python README, the tests) is checked
+ * against these by the tests. */
+#define GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS 10000
+#define GOHTTP_DEFAULT_IDLE_TIMEOUT_MS 120000
+#define GOHTTP_DEFAULT_WRITE_TIMEOUT_MS 0
+#define GOHTTP_DEFAULT_MAX_HEADER_BYTES (1 << 20)
+#define GOHTTP_DEFAULT_MAX_BODY_BYTES (10 << 20)
+#define GOHTTP_DEFAULT_MAX_HANDLERS 64
+#define GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS 10000
+#define GOHTTP_DEFAULT_REUSE_PORT 0
+#define GOHTTP_DEFAULT_LIMIT_REQUEST_LINE 4094
+#define GOHTTP_DEFAULT_LIMIT_REQUEST_FIELDS 100
+#define GOHTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE 8190
+#define GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS 30000
+#define GOHTTP_DEFAULT_SEND_TIMEOUT_MS 30000
+#define GOHTTP_DEFAULT_MAX_CONNECTIONS 10000
+
 typedef struct gohttp_options {
     int64_t read_header_timeout_ms; /* default 10000                       */
     int64_t idle_timeout_ms;        /* default 120000                      */

@@ -16,8 +16,9 @@
 #include "proxy.h"
 
 /* Internal functions are linked into libgohttp but not exported from it:
- * hidden visibility keeps them out of the .so's dynamic symbol table, so no
- * program can come to depend on them. */
+ * hidden visibility keeps them out of the .so's dynamic symbol table, and
+ * the library's linker version script (mk/core.mk) makes cgo's wrappers of
+ * them local too, so no program can come to depend on them. */
 #define GOHTTP_INTERNAL __attribute__((visibility("hidden")))
 
 /* cgo cannot spell "const T *" in a Go signature. An //export whose C

@@ -353,7 +353,6 @@ class Server:
         self._routes = []         # pull mode: route index + 1 is userdata
         self._pool = None         # pull mode: the workers' shared pool
         self._workers = []
-        self._stopping = False
         self._drain_deadline = None  # monotonic end of the first shutdown
         self._started = False
         self._stopped = False
@@ -479,10 +478,10 @@ class Server:
         with self._lock:
             if self._freed or not self._started:
                 return
-            self._stopping = True
             if self._drain_deadline is None:
-                # Only the first shutdown counts: the library ignores the
-                # timeout of later calls.
+                # The first shutdown's end: a later call with a shorter
+                # timeout shortens the library's drain and a longer one
+                # does not extend it, so this stays an upper bound.
                 self._drain_deadline = time.monotonic() + ms / 1000.0
         check(lib.gohttp_shutdown(self._s, ms), "shutdown")
 

@@ -320,14 +320,20 @@ START_TEST(options_init_gives_documented_defaults)
     gohttp_options o;
     memset(&o, 0x5A, sizeof o);
     gohttp_options_init(&o);
-    ck_assert_int_eq(o.read_header_timeout_ms, 10000);
-    ck_assert_int_eq(o.idle_timeout_ms, 120000);
-    ck_assert_int_eq(o.write_timeout_ms, 0);
-    ck_assert_int_eq(o.max_header_bytes, 1 << 20);
-    ck_assert_int_eq(o.max_body_bytes, 10 << 20);
-    ck_assert_int_eq(o.max_handlers, 64);
-    ck_assert_int_eq(o.queue_timeout_ms, 10000);
-    ck_assert_int_eq(o.reuse_port, 0);
+    ck_assert_int_eq(o.read_header_timeout_ms, GOHTTP_DEFAULT_READ_HEADER_TIMEOUT_MS);
+    ck_assert_int_eq(o.idle_timeout_ms, GOHTTP_DEFAULT_IDLE_TIMEOUT_MS);
+    ck_assert_int_eq(o.write_timeout_ms, GOHTTP_DEFAULT_WRITE_TIMEOUT_MS);
+    ck_assert_int_eq(o.max_header_bytes, GOHTTP_DEFAULT_MAX_HEADER_BYTES);
+    ck_assert_int_eq(o.max_body_bytes, GOHTTP_DEFAULT_MAX_BODY_BYTES);
+    ck_assert_int_eq(o.max_handlers, GOHTTP_DEFAULT_MAX_HANDLERS);
+    ck_assert_int_eq(o.queue_timeout_ms, GOHTTP_DEFAULT_QUEUE_TIMEOUT_MS);
+    ck_assert_int_eq(o.reuse_port, GOHTTP_DEFAULT_REUSE_PORT);
+    ck_assert_int_eq(o.limit_request_line, GOHTTP_DEFAULT_LIMIT_REQUEST_LINE);
+    ck_assert_int_eq(o.limit_request_fields, GOHTTP_DEFAULT_LIMIT_REQUEST_FIELDS);
+    ck_assert_int_eq(o.limit_request_field_size, GOHTTP_DEFAULT_LIMIT_REQUEST_FIELD_SIZE);
+    ck_assert_int_eq(o.body_read_timeout_ms, GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS);
+    ck_assert_int_eq(o.send_timeout_ms, GOHTTP_DEFAULT_SEND_TIMEOUT_MS);
+    ck_assert_int_eq(o.max_connections, GOHTTP_DEFAULT_MAX_CONNECTIONS);
     end_of_test();
 }
 END_TEST
