@@ -7,8 +7,10 @@ package main
 import "C"
 
 import (
+	"crypto/tls"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // serverOptions is gohttp_options after validation and defaulting.
@@ -25,6 +27,9 @@ type serverOptions struct {
 	bodyReadTimeout   time.Duration
 	sendTimeout       time.Duration
 	maxConnections    int
+	// tlsConfig is set when certfile/keyfile were given: connections are
+	// TLS, the framing guard reads their plaintext (front.go).
+	tlsConfig *tls.Config
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -40,6 +45,7 @@ const (
 	maxHandlersCap    = 8192
 	maxLimitCap       = 1 << 20 // request line / field size / field count
 	maxConnectionsCap = 1 << 20
+	maxPathArgLen     = 4096 // certfile, keyfile, access_log, static directory
 )
 
 // Defaults, documented in gohttp.h and mirrored by gohttp_options_init.
@@ -139,7 +145,53 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 		return opts, fail(codeInval, "gohttp_options.reuse_port: %d is neither 0 nor 1", v)
 	}
 	opts.limits.headBytes = opts.maxHeaderBytes
+	if rc := parseTLS(o, &opts); rc != codeOK {
+		return opts, rc
+	}
 	return opts, codeOK
+}
+
+// optionalPath copies a NUL-terminated path option; NULL is "".
+func optionalPath(name string, p *C.gohttp__cchar) (string, int) {
+	if p == nil {
+		return "", codeOK
+	}
+	v, code := cStringArg("gohttp_options."+name, (*C.char)(unsafe.Pointer(p)), maxPathArgLen)
+	if code == codeOK && v == "" {
+		return "", fail(codeInval, "gohttp_options.%s is empty (NULL for none)", name)
+	}
+	return v, code
+}
+
+// parseTLS loads certfile and keyfile now, so a missing or bad pair is an
+// error of gohttp_server_new, never of the first request. Both or neither.
+func parseTLS(o *C.gohttp__coptions, opts *serverOptions) int {
+	cert, code := optionalPath("certfile", o.certfile)
+	if code != codeOK {
+		return code
+	}
+	key, code := optionalPath("keyfile", o.keyfile)
+	if code != codeOK {
+		return code
+	}
+	switch {
+	case cert == "" && key == "":
+		return codeOK
+	case cert == "" || key == "":
+		return fail(codeInval, "gohttp_options: certfile and keyfile go together (got only %s)",
+			map[bool]string{true: "certfile", false: "keyfile"}[cert != ""])
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return fail(codeInval, "gohttp_options.certfile/keyfile: %v", err)
+	}
+	opts.tlsConfig = &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		// HTTP/2 first: an h2 client that negotiates it is served by
+		// net/http's HTTP/2 server (see guardListener).
+		NextProtos: []string{"h2", "http/1.1"},
+	}
+	return codeOK
 }
 
 // timeoutArg turns a wait-style timeout in ms into (duration, forever).

@@ -50,6 +50,7 @@ type server struct {
 	conns  connTable         // open connections (max_connections)
 	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
 	queue  chan pullOffer    // pull mode hand-off, unbuffered
+	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
 
 	mu            sync.Mutex
 	state         serverState
@@ -125,6 +126,17 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		IdleTimeout:       opts.idleTimeout,
 		WriteTimeout:      opts.writeTimeout,
 		MaxHeaderBytes:    opts.maxHeaderBytes,
+	}
+	if opts.tlsConfig != nil {
+		// TLS is done by the listener (guard(tls(conn)), front.go), so
+		// net/http sees plaintext connections: HTTP/2 negotiated by ALPN
+		// reaches it as a connection starting with the HTTP/2 preface,
+		// which is what net/http's unencrypted HTTP/2 serves.
+		s.h2 = true
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		s.hs.Protocols = p
 	}
 	// Owner of gh: the server table entry; deleted in gohttp_free.
 	gh := cgo.NewHandle(s)

@@ -102,6 +102,28 @@ type tOptions struct {
 	LimitRequestLine, LimitRequestFields               int64
 	LimitRequestFieldSize                              int64
 	BodyReadTimeoutMS, SendTimeoutMS, MaxConnections   int64
+	CertFile, KeyFile                                  string // "" = NULL
+}
+
+// cPaths sets the string fields of co from o as C copies; the returned
+// function frees them (after gohttp_server_new, which copied them).
+func (o *tOptions) cPaths(co *C.gohttp_options) func() {
+	var held []*C.char
+	dup := func(v string) *C.char {
+		if v == "" {
+			return nil
+		}
+		p := C.CString(v)
+		held = append(held, p)
+		return p
+	}
+	co.certfile = dup(o.CertFile)
+	co.keyfile = dup(o.KeyFile)
+	return func() {
+		for _, p := range held {
+			C.free(unsafe.Pointer(p))
+		}
+	}
 }
 
 func (o *tOptions) toC() C.gohttp_options {
@@ -152,6 +174,7 @@ func tServerNew(o *tOptions) (uint64, int, string) {
 			return int(C.gohttp_server_new(nil, &h))
 		}
 		co := o.toC()
+		defer o.cPaths(&co)()
 		return int(C.gohttp_server_new(&co, &h))
 	})
 	return uint64(h), rc, msg

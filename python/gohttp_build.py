@@ -102,6 +102,8 @@ typedef struct gohttp_options {
     int64_t body_read_timeout_ms;
     int64_t send_timeout_ms;
     int64_t max_connections;
+    const char *certfile;
+    const char *keyfile;
 } gohttp_options;
 
 void gohttp_options_init(gohttp_options *opts);

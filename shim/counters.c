@@ -76,4 +76,6 @@ void gohttp_options_init(gohttp_options *opts)
     opts->body_read_timeout_ms = 30000;
     opts->send_timeout_ms = 30000;
     opts->max_connections = 10000;
+    opts->certfile = NULL;
+    opts->keyfile = NULL;
 }

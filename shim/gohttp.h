@@ -169,6 +169,21 @@ typedef struct gohttp_options {
     int64_t max_connections;        /* open connections, default 10000;
                                        when full the idle ones are closed
                                        first, then new ones are refused    */
+    const char *certfile;           /* HTTPS: path of a PEM certificate
+                                       (chain), NUL-terminated, at most
+                                       4096 bytes; NULL (default): plain
+                                       HTTP. Read and copied by
+                                       gohttp_server_new, never retained:
+                                       the caller keeps owning the string.
+                                       Go's crypto/tls defaults; ALPN
+                                       offers h2 and http/1.1, so HTTP/2
+                                       clients get HTTP/2               */
+    const char *keyfile;            /* path of the PEM private key of
+                                       certfile; same rules. Both or
+                                       neither: one alone, or a missing,
+                                       unreadable or mismatched pair, is
+                                       GOHTTP_EINVAL at gohttp_server_new
+                                       with the reason in the last error */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */

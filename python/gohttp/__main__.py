@@ -118,6 +118,13 @@ def main(argv=None):
     parser.add_argument("--max-requests-jitter", type=int, default=0,
                         help="add a random 0..N to each worker's "
                         "--max-requests, so workers do not recycle at once")
+    parser.add_argument("--certfile", default=None,
+                        help="HTTPS: PEM certificate (chain) file; with "
+                        "--keyfile (default: none, plain HTTP). HTTP/2 is "
+                        "offered by ALPN")
+    parser.add_argument("--keyfile", default=None,
+                        help="HTTPS: PEM private key of --certfile "
+                        "(default: none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -129,12 +136,14 @@ def main(argv=None):
     sys.path.insert(0, os.getcwd())
 
     options = dict(dispatch=args.dispatch, threads=args.threads,
-                   max_handlers=args.max_handlers)
+                   max_handlers=args.max_handlers, certfile=args.certfile,
+                   keyfile=args.keyfile)
+    scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)
     if (args.workers != 1 or args.max_requests is not None) and \
             _workers.WORKER is None:
-        return supervise(parser, args, options, supervised)
+        return supervise(parser, args, options, supervised, scheme)
     if args.app:
         host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
         app = load_app(args.app)
@@ -146,12 +155,13 @@ def main(argv=None):
         else:
             srv = gohttp.Server(**options)
             srv.route("/", hello)
-    except ValueError as exc:
-        # e.g. --threads 0: a usage error (exit 2), not a traceback.
+    except (TypeError, ValueError) as exc:
+        # e.g. --threads 0 or a bad --certfile: a usage error (exit 2),
+        # not a traceback.
         parser.error(str(exc))
 
     def ready(bound):
-        print("gohttp: listening on http://%s:%d/" % (host, bound),
+        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
               flush=True)
 
     try:
@@ -165,7 +175,7 @@ def main(argv=None):
     return 0
 
 
-def supervise(parser, args, options, supervised):
+def supervise(parser, args, options, supervised, scheme):
     """The supervisor of --workers/--max-requests.  It does not import the
     application (each worker does); the options are checked here so a
     usage error is reported once, by this process."""
@@ -180,7 +190,7 @@ def supervise(parser, args, options, supervised):
                             default_port)
 
     def ready(bound):
-        print("gohttp: listening on http://%s:%d/" % (host, bound),
+        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
               flush=True)
 
     try:

@@ -121,6 +121,29 @@ def _positive(name, value, scale=1):
     return scaled
 
 
+def _path_arg(name, value):
+    """A path argument as the NUL-free bytes the C API copies."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError("%s must be a path, got %r" % (name, value))
+    raw = os.fsencode(value)
+    if not raw or b"\0" in raw:
+        raise ValueError("%s must be a non-empty path without NUL" % name)
+    return raw
+
+
+def _path_options(opts, pairs):
+    """Set each (field, path) of pairs that is not None on opts; returns
+    the cffi buffers, which must outlive the gohttp_server_new call."""
+    held = []
+    for field, value in pairs:
+        if value is None:
+            continue
+        buf = ffi.new("char[]", _path_arg(field, value))
+        held.append(buf)
+        setattr(opts, field, buf)
+    return held
+
+
 class _Route:
     """What a route's userdata names (push: a cffi handle to it; pull: its
     index in Server._routes).  Kept alive by the Server until gohttp_wait
@@ -301,12 +324,18 @@ class Server:
                   one port and the kernel spreads connections over them.
                   None: True in a worker started by the supervisor
                   (run(workers=N)), False elsewhere.
+    certfile, keyfile  HTTPS: paths of the PEM certificate (chain) and its
+                  private key, both or neither.  Loaded here: a missing or
+                  bad pair is a ValueError now, never an error of the first
+                  request.  HTTP/2 is offered by ALPN; WSGI sees
+                  wsgi.url_scheme "https".
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
-                 write_timeout=None, queue_timeout=None, reuse_port=None):
+                 write_timeout=None, queue_timeout=None, reuse_port=None,
+                 certfile=None, keyfile=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -345,9 +374,17 @@ class Server:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers
         self.max_body_bytes = opts.max_body_bytes
+        # The C strings live until gohttp_server_new returned (it copies
+        # them); owner: these locals.
+        held = _path_options(opts, (("certfile", certfile),
+                                    ("keyfile", keyfile)))
+        if (certfile is None) != (keyfile is None):
+            raise ValueError("certfile and keyfile go together")
+        self.tls = certfile is not None
         out = ffi.new("gohttp_server *")
         self._s = 0
         check(lib.gohttp_server_new(opts, out), "gohttp_server_new")
+        del held
         self._s = out[0]          # owner: this object; gohttp_free in _free
         self._handles = []        # ffi.new_handle()s given to C as userdata
         self._routes = []         # pull mode: route index + 1 is userdata

@@ -1,0 +1,184 @@
+"""What an application server is deployed with, served by Go: HTTPS with
+HTTP/2 by ALPN, h2c, static files, the access log.  Real clients (Python's
+ssl and http.client, curl) against real servers on 127.0.0.1."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+
+import pytest
+
+import gohttp
+from gohttp import wsgi
+
+from apps import echo_app
+from conftest import finish_child, read_line, read_port, spawn
+
+OPENSSL = shutil.which("openssl")
+CURL = shutil.which("curl")
+
+
+def curl_has(feature):
+    if CURL is None:
+        return False
+    out = subprocess.run([CURL, "-V"], capture_output=True, text=True).stdout
+    return feature in out.split()
+
+
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="no openssl")
+needs_curl_h2 = pytest.mark.skipif(not curl_has("HTTP2"),
+                                   reason="curl without HTTP/2")
+
+
+def make_cert(directory, name="cert"):
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files)."""
+    cert = os.path.join(str(directory), name + ".pem")
+    key = os.path.join(str(directory), name + "-key.pem")
+    subprocess.run(
+        [OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    if OPENSSL is None:
+        pytest.skip("no openssl")
+    return make_cert(tmp_path_factory.mktemp("tls"))
+
+
+def https_get(port, cafile, path="/", method="GET", body=None):
+    ctx = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx,
+                                       timeout=10)
+    try:
+        conn.request(method, path, body=body)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read(), conn.sock.version()
+    finally:
+        conn.close()
+
+
+def curl(*args):
+    out = subprocess.run([CURL, "-sS", "--max-time", "10"] + list(args),
+                         capture_output=True, text=True, timeout=20)
+    return out
+
+
+# -- HTTPS ---------------------------------------------------------------
+
+@needs_openssl
+def test_https_wsgi_sees_https_scheme_over_verified_tls(cert, dispatch):
+    certfile, keyfile = cert
+    srv = wsgi.make_server(echo_app, dispatch=dispatch, certfile=certfile,
+                           keyfile=keyfile)
+    try:
+        port = srv.start("127.0.0.1", 0)
+        status, _, body, version = https_get(port, certfile, "/a?b=1",
+                                             "POST", b"payload")
+        got = json.loads(body)
+        env = got["environ"]
+        assert status == 200
+        assert env["wsgi.url_scheme"] == "https"
+        assert env["PATH_INFO"] == "/a" and "".join(got["body"]) == "payload"
+        assert version.startswith("TLSv1.")
+        # The certificate is checked: a client that does not trust it fails.
+        with pytest.raises(ssl.SSLError):
+            https_get(port, None)
+    finally:
+        assert srv.close(5.0)
+
+
+@needs_openssl
+def test_plain_server_keeps_http_scheme():
+    srv = wsgi.make_server(echo_app)
+    try:
+        port = srv.start("127.0.0.1", 0)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/")
+        env = json.loads(conn.getresponse().read())["environ"]
+        conn.close()
+        assert env["wsgi.url_scheme"] == "http"
+    finally:
+        assert srv.close(5.0)
+
+
+@needs_openssl
+@needs_curl_h2
+def test_https_http2_by_alpn_and_http1_with_curl(cert):
+    certfile, keyfile = cert
+    srv = wsgi.make_server(echo_app, certfile=certfile, keyfile=keyfile)
+    try:
+        port = srv.start("127.0.0.1", 0)
+        url = "https://127.0.0.1:%d/h2" % port
+        for flag, want in (("--http2", "2"), ("--http1.1", "1.1")):
+            out = curl("--cacert", certfile, flag, "-w", "\n%{http_version}",
+                       url)
+            assert out.returncode == 0, out.stderr
+            body, version = out.stdout.rsplit("\n", 1)
+            assert version == want
+            env = json.loads(body)["environ"]
+            assert env["SERVER_PROTOCOL"] == ("HTTP/2.0" if want == "2"
+                                              else "HTTP/1.1")
+            assert env["wsgi.url_scheme"] == "https"
+    finally:
+        assert srv.close(5.0)
+
+
+@needs_openssl
+def test_bad_certificate_or_key_is_an_error_at_construction(cert, tmp_path):
+    certfile, keyfile = cert
+    _, other_key = make_cert(tmp_path, "other")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not pem\n")
+    cases = [
+        (dict(certfile=certfile), "go together"),
+        (dict(keyfile=keyfile), "go together"),
+        (dict(certfile=str(tmp_path / "missing.pem"), keyfile=keyfile),
+         "no such file"),
+        (dict(certfile=certfile, keyfile=other_key), "does not match"),
+        (dict(certfile=str(garbage), keyfile=keyfile), "PEM"),
+        (dict(certfile="", keyfile=keyfile), "non-empty"),
+    ]
+    for kwargs, want in cases:
+        with pytest.raises(ValueError, match=want):
+            gohttp.Server(**kwargs)
+
+
+@needs_openssl
+def test_cli_https_flags(cert):
+    certfile, keyfile = cert
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
+                  "--certfile", certfile, "--keyfile", keyfile])
+    try:
+        line = read_line(proc, 15.0)
+        assert line.startswith("gohttp: listening on https://127.0.0.1:")
+        port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
+        status, _, body, _ = https_get(port, certfile)
+        assert status == 200
+        assert json.loads(body)["environ"]["wsgi.url_scheme"] == "https"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        finish_child(proc, out, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@needs_openssl
+def test_cli_bad_certificate_is_a_usage_error(tmp_path):
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
+                  "--certfile", str(tmp_path / "none.pem"),
+                  "--keyfile", str(tmp_path / "none-key.pem")])
+    out, err = proc.communicate(timeout=15)
+    finish_child(proc, out, err, status=2)
+    assert "no such file" in err
