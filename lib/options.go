@@ -30,6 +30,7 @@ type serverOptions struct {
 	// tlsConfig is set when certfile/keyfile were given: connections are
 	// TLS, the framing guard reads their plaintext (front.go).
 	tlsConfig *tls.Config
+	h2c       bool // HTTP/2 with prior knowledge on plain connections
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -143,6 +144,12 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 		opts.reusePort = v == 1
 	default:
 		return opts, fail(codeInval, "gohttp_options.reuse_port: %d is neither 0 nor 1", v)
+	}
+	switch v := int32(o.h2c); v {
+	case 0, 1:
+		opts.h2c = v == 1
+	default:
+		return opts, fail(codeInval, "gohttp_options.h2c: %d is neither 0 nor 1", v)
 	}
 	opts.limits.headBytes = opts.maxHeaderBytes
 	if rc := parseTLS(o, &opts); rc != codeOK {

@@ -127,11 +127,12 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		WriteTimeout:      opts.writeTimeout,
 		MaxHeaderBytes:    opts.maxHeaderBytes,
 	}
-	if opts.tlsConfig != nil {
+	if opts.tlsConfig != nil || opts.h2c {
 		// TLS is done by the listener (guard(tls(conn)), front.go), so
 		// net/http sees plaintext connections: HTTP/2 negotiated by ALPN
 		// reaches it as a connection starting with the HTTP/2 preface,
-		// which is what net/http's unencrypted HTTP/2 serves.
+		// which is what net/http's unencrypted HTTP/2 serves; h2c is the
+		// same preface on a plain connection.
 		s.h2 = true
 		p := new(http.Protocols)
 		p.SetHTTP1(true)

@@ -103,6 +103,7 @@ type tOptions struct {
 	LimitRequestFieldSize                              int64
 	BodyReadTimeoutMS, SendTimeoutMS, MaxConnections   int64
 	CertFile, KeyFile                                  string // "" = NULL
+	H2C                                                int32
 }
 
 // cPaths sets the string fields of co from o as C copies; the returned
@@ -142,6 +143,7 @@ func (o *tOptions) toC() C.gohttp_options {
 		send_timeout_ms:          C.int64_t(o.SendTimeoutMS),
 		max_connections:          C.int64_t(o.MaxConnections),
 		reuse_port:               C.int32_t(o.ReusePort),
+		h2c:                      C.int32_t(o.H2C),
 	}
 }
 
@@ -154,7 +156,7 @@ func tOptionsInit() tOptions {
 		LimitRequestLine: int64(c.limit_request_line), LimitRequestFields: int64(c.limit_request_fields),
 		LimitRequestFieldSize: int64(c.limit_request_field_size), BodyReadTimeoutMS: int64(c.body_read_timeout_ms),
 		SendTimeoutMS: int64(c.send_timeout_ms), MaxConnections: int64(c.max_connections),
-		ReusePort: int32(c.reuse_port)}
+		ReusePort: int32(c.reuse_port), H2C: int32(c.h2c)}
 }
 
 // withThread runs f locked to one OS thread and returns its code with the

@@ -104,6 +104,7 @@ typedef struct gohttp_options {
     int64_t max_connections;
     const char *certfile;
     const char *keyfile;
+    int32_t h2c;
 } gohttp_options;
 
 void gohttp_options_init(gohttp_options *opts);

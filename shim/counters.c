@@ -78,4 +78,5 @@ void gohttp_options_init(gohttp_options *opts)
     opts->max_connections = 10000;
     opts->certfile = NULL;
     opts->keyfile = NULL;
+    opts->h2c = 0;
 }

@@ -184,6 +184,13 @@ typedef struct gohttp_options {
                                        unreadable or mismatched pair, is
                                        GOHTTP_EINVAL at gohttp_server_new
                                        with the reason in the last error */
+    int32_t h2c;                    /* 1: also serve HTTP/2 without TLS
+                                       ("prior knowledge": a client that
+                                       starts with the HTTP/2 preface);
+                                       HTTP/1.1 keeps working on the same
+                                       port. Default 0; other values are
+                                       GOHTTP_EINVAL. Meant for a proxy in
+                                       front that speaks h2c            */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */
@@ -196,7 +203,7 @@ void gohttp_options_init(gohttp_options *opts);
  * over the live (not yet freed) servers of the process above 8192,
  * max_header_bytes above 1 GiB, the three request
  * limits above 1 MiB, max_connections above 1048576 and reuse_port
- * other than 0 or 1 (the last error
+ * or h2c other than 0 or 1 (the last error
  * names the field). On success stores the handle in *out. The caller owns
  * the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);

@@ -125,6 +125,10 @@ def main(argv=None):
     parser.add_argument("--keyfile", default=None,
                         help="HTTPS: PEM private key of --certfile "
                         "(default: none)")
+    parser.add_argument("--h2c", action="store_true", default=False,
+                        help="also serve HTTP/2 without TLS to clients "
+                        "with prior knowledge; HTTP/1.1 keeps working "
+                        "(default: off)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -137,7 +141,7 @@ def main(argv=None):
 
     options = dict(dispatch=args.dispatch, threads=args.threads,
                    max_handlers=args.max_handlers, certfile=args.certfile,
-                   keyfile=args.keyfile)
+                   keyfile=args.keyfile, h2c=args.h2c)
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)

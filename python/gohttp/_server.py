@@ -329,13 +329,16 @@ class Server:
                   bad pair is a ValueError now, never an error of the first
                   request.  HTTP/2 is offered by ALPN; WSGI sees
                   wsgi.url_scheme "https".
+    h2c           True: also serve HTTP/2 without TLS to clients that start
+                  with the HTTP/2 preface (prior knowledge); HTTP/1.1
+                  keeps working on the same port.  Default False.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
                  write_timeout=None, queue_timeout=None, reuse_port=None,
-                 certfile=None, keyfile=None):
+                 certfile=None, keyfile=None, h2c=False):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -370,6 +373,9 @@ class Server:
             raise TypeError("reuse_port must be True, False or None")
         self.reuse_port = reuse_port
         opts.reuse_port = 1 if reuse_port else 0
+        if not isinstance(h2c, bool):
+            raise TypeError("h2c must be True or False")
+        opts.h2c = 1 if h2c else 0
         if dispatch == PULL and opts.max_handlers < self.threads:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers

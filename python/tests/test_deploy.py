@@ -182,3 +182,48 @@ def test_cli_bad_certificate_is_a_usage_error(tmp_path):
     out, err = proc.communicate(timeout=15)
     finish_child(proc, out, err, status=2)
     assert "no such file" in err
+
+
+# -- h2c -----------------------------------------------------------------
+
+@needs_curl_h2
+def test_h2c_prior_knowledge_and_http1_on_one_port_from_the_cli():
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
+                  "--h2c"])
+    try:
+        port = read_port(proc)
+        url = "http://127.0.0.1:%d/p" % port
+        out = curl("--http2-prior-knowledge", "-w", "\n%{http_version}",
+                   "--data-binary", "abc", url)
+        assert out.returncode == 0, out.stderr
+        body, version = out.stdout.rsplit("\n", 1)
+        got = json.loads(body)
+        assert version == "2"
+        assert got["environ"]["SERVER_PROTOCOL"] == "HTTP/2.0"
+        assert "".join(got["body"]) == "abc"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/p")
+        resp = conn.getresponse()
+        env = json.loads(resp.read())["environ"]
+        conn.close()
+        assert resp.version == 11 and env["SERVER_PROTOCOL"] == "HTTP/1.1"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        finish_child(proc, out, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@needs_curl_h2
+def test_without_h2c_prior_knowledge_gets_no_http2(make_server):
+    srv, port = make_server({"/": lambda w, req: w.write(b"hi")})
+    out = curl("--http2-prior-knowledge", "http://127.0.0.1:%d/" % port)
+    assert out.returncode != 0
+    srv2, port2 = make_server({"/": lambda w, req: w.write(b"hi")}, h2c=True)
+    out = curl("--http2-prior-knowledge", "-w", "%{http_version}",
+               "http://127.0.0.1:%d/" % port2)
+    assert out.returncode == 0 and out.stdout == "hi2"
+    with pytest.raises(TypeError):
+        gohttp.Server(h2c=1)
