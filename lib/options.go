@@ -22,7 +22,7 @@ type serverOptions struct {
 	maxBodyBytes      int64
 	maxHandlers       int
 	queueTimeout      time.Duration
-	reusePort         bool // SO_REUSEPORT on the listener
+	reusePort         bool          // SO_REUSEPORT on the listener
 	limits            framingLimits // requestLine, fields, fieldSize; headBytes = maxHeaderBytes
 	bodyReadTimeout   time.Duration
 	sendTimeout       time.Duration

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/cgo"
 	"strings"
@@ -51,6 +52,7 @@ type server struct {
 	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
 	queue  chan pullOffer    // pull mode hand-off, unbuffered
 	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
+	roots  []*os.Root        // static route directories; closed by gohttp_free; guarded by mu
 
 	mu            sync.Mutex
 	state         serverState
@@ -514,6 +516,7 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	// The use-reference is back (claimForFree), so the free below, which
 	// waits for every use-reference, cannot wait on our own.
 	C.gohttp__server_free(C.uint64_t(sh))
+	gh.Value().(*server).closeRoots()
 	releaseHandlers(gh.Value().(*server).opts.maxHandlers)
 	gh.Delete()
 	C.gohttp__count_server(-1)

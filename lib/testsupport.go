@@ -415,3 +415,11 @@ func tValuePullerJoin() (served, wrong int64) {
 	served = int64(C.gohttp__test_value_puller_join(&w))
 	return served, int64(w)
 }
+
+func tRouteStatic(s uint64, prefix, dir string) (int, string) {
+	cp := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cp))
+	cd := C.CString(dir)
+	defer C.free(unsafe.Pointer(cd))
+	return withThread(func() int { return int(C.gohttp_route_static(C.gohttp_server(s), cp, cd)) })
+}

@@ -111,6 +111,8 @@ void gohttp_options_init(gohttp_options *opts);
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
                  void *userdata);
+int gohttp_route_static(gohttp_server s, const char *prefix,
+                        const char *directory);
 int gohttp_start(gohttp_server s, const char *addr);
 int gohttp_listen_and_serve(gohttp_server s, const char *addr);
 int gohttp_shutdown(gohttp_server s, int64_t timeout_ms);

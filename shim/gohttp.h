@@ -222,6 +222,23 @@ int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
 int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
                  void *userdata);
 
+/* Serve the files of directory under the path prefix ("/static" or
+ * "/static/": GET and HEAD of /static/a/b.css answer directory/a/b.css),
+ * from Go alone: such requests never enter C or a handler and take no
+ * handler slot. Ranges, If-Modified-Since / If-None-Match, content types
+ * by extension, sendfile on plain TCP. A directory is served as its
+ * index.html, never listed (404 without one). Nothing outside directory
+ * is ever served: ".." and its encodings are cleaned away, and files are
+ * opened through an os.Root, which refuses symlinks that leave it.
+ * prefix: NUL-terminated, absolute, no wildcards, spaces or dot segments,
+ * at most 4096 bytes; directory: NUL-terminated path of an existing
+ * directory, at most 4096 bytes. Both are copied, never retained; the
+ * directory is opened now (bad prefix or directory: GOHTTP_EINVAL with
+ * the reason) and closed by gohttp_free. The same pattern rules as
+ * gohttp_route apply (GOHTTP_EEXIST, GOHTTP_ESTATE after start). */
+int gohttp_route_static(gohttp_server s, const char *prefix,
+                        const char *directory);
+
 /* Start serving in the background on addr ("127.0.0.1:0", ":8080").
  * Returns the bound TCP port (> 0), or GOHTTP_EBIND with the OS reason in
  * gohttp_last_error(). Port 0 picks a free port. A server starts once:

@@ -129,6 +129,12 @@ def main(argv=None):
                         help="also serve HTTP/2 without TLS to clients "
                         "with prior knowledge; HTTP/1.1 keeps working "
                         "(default: off)")
+    parser.add_argument("--static", action="append", default=[],
+                        metavar="PREFIX=DIR",
+                        help="serve the files of DIR under the URL path "
+                        "PREFIX from Go, never from the application "
+                        "(repeatable; no directory listing; default: "
+                        "none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -145,9 +151,16 @@ def main(argv=None):
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)
+    statics = []
+    for spec in args.static:
+        prefix, sep, directory = spec.partition("=")
+        if not sep or not prefix or not directory:
+            parser.error("--static wants PREFIX=DIR, got %r" % spec)
+        statics.append((prefix, directory))
     if (args.workers != 1 or args.max_requests is not None) and \
             _workers.WORKER is None:
-        return supervise(parser, args, options, supervised, scheme)
+        return supervise(parser, args, options, supervised, scheme,
+                         statics)
     if args.app:
         host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
         app = load_app(args.app)
@@ -159,6 +172,7 @@ def main(argv=None):
         else:
             srv = gohttp.Server(**options)
             srv.route("/", hello)
+        add_statics(srv, statics)
     except (TypeError, ValueError) as exc:
         # e.g. --threads 0 or a bad --certfile: a usage error (exit 2),
         # not a traceback.
@@ -179,12 +193,24 @@ def main(argv=None):
     return 0
 
 
-def supervise(parser, args, options, supervised, scheme):
+def add_statics(srv, statics):
+    """The --static routes on srv; a bad one closes srv and raises."""
+    try:
+        for prefix, directory in statics:
+            srv.static(prefix, directory)
+    except BaseException:
+        srv.close()
+        raise
+
+
+def supervise(parser, args, options, supervised, scheme, statics):
     """The supervisor of --workers/--max-requests.  It does not import the
     application (each worker does); the options are checked here so a
     usage error is reported once, by this process."""
     try:
-        gohttp.Server(**options).close()
+        probe = gohttp.Server(**options)
+        add_statics(probe, statics)
+        probe.close()
         _workers.Supervisor("127.0.0.1", 0, drain_timeout=args.drain_timeout,
                             command=[sys.executable], **supervised)
     except (TypeError, ValueError) as exc:

@@ -452,6 +452,28 @@ class Server:
                 check(rc, "route %r" % pattern)
                 self._routes.append(entry)
 
+    def static(self, prefix, directory):
+        """Serve the files of directory under prefix ('/static'), from Go:
+        these requests never run Python and take no handler slot.  Ranges,
+        If-Modified-Since, content types, sendfile; a directory is served
+        as its index.html, never listed; nothing outside directory is
+        served (.., its encodings, symlinks that leave it).  The directory
+        is opened now: ValueError if it is missing or not a directory, or
+        if prefix is not an absolute path without wildcards."""
+        if not isinstance(prefix, str):
+            raise TypeError("prefix must be str")
+        raw = prefix.encode("utf-8")
+        if b"\0" in raw:
+            raise ValueError("prefix contains NUL")
+        path = _path_arg("directory", directory)
+        with self._lock:
+            if self._freed:
+                raise ValueError("static on a closed server")
+            if self._started:
+                raise ValueError("static after start")
+            check(lib.gohttp_route_static(self._s, raw, path),
+                  "static %r" % prefix)
+
     # -- lifecycle ------------------------------------------------------
 
     def start(self, host="127.0.0.1", port=0):
