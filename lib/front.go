@@ -157,6 +157,13 @@ type arrivedKey struct{}
 type front struct{ s *server }
 
 func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if log := f.s.log; log != nil {
+		lw := &loggedWriter{ResponseWriter: rw}
+		start := time.Now()
+		// Deferred: an aborted request (ErrAbortHandler) is logged too.
+		defer log.line(r, lw, start)
+		rw = lw
+	}
 	if r.Method == rejectMethod {
 		if g := guardOf(r.Context()); g != nil && g.refusal() != 0 {
 			st := g.refusal()

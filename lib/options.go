@@ -30,7 +30,8 @@ type serverOptions struct {
 	// tlsConfig is set when certfile/keyfile were given: connections are
 	// TLS, the framing guard reads their plaintext (front.go).
 	tlsConfig *tls.Config
-	h2c       bool // HTTP/2 with prior knowledge on plain connections
+	h2c       bool   // HTTP/2 with prior knowledge on plain connections
+	accessLog string // path, "-" for stdout, "" for none
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -155,6 +156,11 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 	if rc := parseTLS(o, &opts); rc != codeOK {
 		return opts, rc
 	}
+	logPath, code := optionalPath("access_log", o.access_log)
+	if code != codeOK {
+		return opts, code
+	}
+	opts.accessLog = logPath
 	return opts, codeOK
 }
 

@@ -53,6 +53,7 @@ type server struct {
 	queue  chan pullOffer    // pull mode hand-off, unbuffered
 	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
 	roots  []*os.Root        // static route directories; closed by gohttp_free; guarded by mu
+	log    *accessLog        // nil: no access log; closed by gohttp_free
 
 	mu            sync.Mutex
 	state         serverState
@@ -118,6 +119,14 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		pullOpen: make(map[int]int),
 		routes:   make(map[string]*route),
 	}
+	if opts.accessLog != "" {
+		log, err := openAccessLog(opts.accessLog)
+		if err != nil {
+			releaseHandlers(opts.maxHandlers)
+			return C.int(fail(codeInval, "gohttp_options.access_log: %v", err))
+		}
+		s.log = log
+	}
 	s.conns.max = opts.maxConnections
 	s.conns.idle = make(map[*guardConn]struct{})
 	s.hs = &http.Server{
@@ -147,6 +156,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	if h == 0 {
 		gh.Delete()
 		releaseHandlers(opts.maxHandlers)
+		s.log.close()
 		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
 	}
 	s.handle = uint64(h)
@@ -517,6 +527,7 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	// waits for every use-reference, cannot wait on our own.
 	C.gohttp__server_free(C.uint64_t(sh))
 	gh.Value().(*server).closeRoots()
+	gh.Value().(*server).log.close()
 	releaseHandlers(gh.Value().(*server).opts.maxHandlers)
 	gh.Delete()
 	C.gohttp__count_server(-1)

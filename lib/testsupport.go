@@ -104,6 +104,7 @@ type tOptions struct {
 	BodyReadTimeoutMS, SendTimeoutMS, MaxConnections   int64
 	CertFile, KeyFile                                  string // "" = NULL
 	H2C                                                int32
+	AccessLog                                          string // "" = NULL
 }
 
 // cPaths sets the string fields of co from o as C copies; the returned
@@ -120,6 +121,7 @@ func (o *tOptions) cPaths(co *C.gohttp_options) func() {
 	}
 	co.certfile = dup(o.CertFile)
 	co.keyfile = dup(o.KeyFile)
+	co.access_log = dup(o.AccessLog)
 	return func() {
 		for _, p := range held {
 			C.free(unsafe.Pointer(p))

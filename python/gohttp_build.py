@@ -105,6 +105,7 @@ typedef struct gohttp_options {
     const char *certfile;
     const char *keyfile;
     int32_t h2c;
+    const char *access_log;
 } gohttp_options;
 
 void gohttp_options_init(gohttp_options *opts);

@@ -79,4 +79,5 @@ void gohttp_options_init(gohttp_options *opts)
     opts->certfile = NULL;
     opts->keyfile = NULL;
     opts->h2c = 0;
+    opts->access_log = NULL;
 }

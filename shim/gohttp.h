@@ -191,6 +191,18 @@ typedef struct gohttp_options {
                                        port. Default 0; other values are
                                        GOHTTP_EINVAL. Meant for a proxy in
                                        front that speaks h2c            */
+    const char *access_log;         /* path of the access log, "-" for
+                                       stdout, NULL (default) for none:
+                                       one line per request, Common Log
+                                       Format plus the request time in
+                                       microseconds, written by Go (no
+                                       handler involved). NUL-terminated,
+                                       at most 4096 bytes, copied by
+                                       gohttp_server_new, never retained;
+                                       the file is opened for appending
+                                       there (GOHTTP_EINVAL with the
+                                       reason if it cannot be) and closed
+                                       by gohttp_free                    */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */

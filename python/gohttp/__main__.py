@@ -135,6 +135,10 @@ def main(argv=None):
                         "PREFIX from Go, never from the application "
                         "(repeatable; no directory listing; default: "
                         "none)")
+    parser.add_argument("--access-log", default=None, metavar="FILE",
+                        help="access log written by Go, Common Log Format "
+                        "plus the request time in microseconds; '-' for "
+                        "stdout (default: none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -147,7 +151,8 @@ def main(argv=None):
 
     options = dict(dispatch=args.dispatch, threads=args.threads,
                    max_handlers=args.max_handlers, certfile=args.certfile,
-                   keyfile=args.keyfile, h2c=args.h2c)
+                   keyfile=args.keyfile, h2c=args.h2c,
+                   access_log=args.access_log)
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)

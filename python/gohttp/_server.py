@@ -332,13 +332,16 @@ class Server:
     h2c           True: also serve HTTP/2 without TLS to clients that start
                   with the HTTP/2 preface (prior knowledge); HTTP/1.1
                   keeps working on the same port.  Default False.
+    access_log    path of an access log written by Go ("-": stdout; None,
+                  the default: none): Common Log Format plus the request
+                  time in microseconds.  Opened (appending) here.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
                  write_timeout=None, queue_timeout=None, reuse_port=None,
-                 certfile=None, keyfile=None, h2c=False):
+                 certfile=None, keyfile=None, h2c=False, access_log=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -383,7 +386,8 @@ class Server:
         # The C strings live until gohttp_server_new returned (it copies
         # them); owner: these locals.
         held = _path_options(opts, (("certfile", certfile),
-                                    ("keyfile", keyfile)))
+                                    ("keyfile", keyfile),
+                                    ("access_log", access_log)))
         if (certfile is None) != (keyfile is None):
             raise ValueError("certfile and keyfile go together")
         self.tls = certfile is not None

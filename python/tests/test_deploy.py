@@ -5,6 +5,7 @@ ssl and http.client, curl) against real servers on 127.0.0.1."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -345,3 +346,47 @@ def test_cli_static_bad_spec_is_a_usage_error(tmp_path):
                       "127.0.0.1:0", "--static", spec])
         out, err = proc.communicate(timeout=15)
         assert proc.returncode == 2, (spec, err)
+
+
+# -- access log ----------------------------------------------------------
+
+CLF = re.compile(r'^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d '
+                 r'[+-]\d{4}\] "(\S+) (\S+) (\S+)" (\d{3}) (\d+|-) (\d+)$')
+
+
+def test_cli_access_log_file(tmp_path, public):
+    log = tmp_path / "access.log"
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
+                  "--access-log", str(log), "--static",
+                  "/static=%s" % public])
+    try:
+        port = read_port(proc)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/app?x=1", body=b"abc")
+        n_app = len(conn.getresponse().read())
+        conn.request("GET", "/static/hello.txt")
+        conn.getresponse().read()
+        conn.request("GET", "/static/nothing")
+        conn.getresponse().read()
+        conn.close()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        finish_child(proc, out, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = log.read_text().splitlines()
+    got = [CLF.match(line) for line in lines]
+    assert all(got), lines
+    assert [m.groups()[:5] for m in got] == [
+        ("POST", "/app?x=1", "HTTP/1.1", "200", str(n_app)),
+        ("GET", "/static/hello.txt", "HTTP/1.1", "200", "13"),
+        ("GET", "/static/nothing", "HTTP/1.1", "404", "19"),
+    ]
+
+
+def test_access_log_that_cannot_be_opened_is_an_error_at_construction(
+        tmp_path):
+    with pytest.raises(ValueError, match="access_log"):
+        gohttp.Server(access_log=str(tmp_path / "no" / "such" / "dir.log"))
