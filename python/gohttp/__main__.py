@@ -6,14 +6,17 @@
                      [--drain-timeout SECONDS] [--chdir DIR]
                      [--workers N] [--max-requests N]
                      [--max-requests-jitter N]
+                     [--certfile FILE --keyfile FILE] [--h2c]
+                     [--static PREFIX=DIR ...] [--access-log FILE]
 
 APP follows gunicorn's convention: "module:attribute", where the attribute
 may be a call of a factory without arguments ("module:create_app()"), and
 "module" alone means "module:application" (falling back to "module:app").
 The current directory is put on sys.path first, as gunicorn does.
 
-Once listening it prints "gohttp: listening on http://HOST:PORT/" to stdout
-(so a script using --bind HOST:0 learns the port).  SIGINT (Ctrl-C),
+Once listening it prints "gohttp: listening on http://HOST:PORT/" (https://
+with --certfile) to stdout (so a script using --bind HOST:0 learns the
+port).  SIGINT (Ctrl-C),
 SIGTERM and SIGHUP all drain in-flight requests (bounded by
 --drain-timeout) and exit with status 0; a bind failure exits with status 1
 and the OS reason.
