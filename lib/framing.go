@@ -108,6 +108,15 @@ type guardConn struct {
 	// of one connection are served one after the other, on one goroutine).
 	arrived time.Time
 
+	// h2: the server speaks HTTP/2 on this connection when the client
+	// starts with the HTTP/2 preface (TLS, whose ALPN offers h2, or h2c):
+	// the guard then passes every byte through. HTTP/2 frames carry their
+	// own lengths, and net/http's HTTP/2 server checks Content-Length
+	// against the DATA it receives.
+	h2 bool
+	// heads counts the request heads handed to net/http.
+	heads int
+
 	// handedOver: the connTable no longer counts this connection (it was
 	// closed to make room, or its close was counted). Guarded by the
 	// connTable's mu.
@@ -339,6 +348,12 @@ func (g *guardConn) headLine(line []byte) {
 // endHead decides the framing of the body that follows a complete head
 // and hands the head to net/http (or refuses it).
 func (g *guardConn) endHead() {
+	if g.h2 && g.heads == 0 && bytes.Equal(g.head, http2PrefaceHead) {
+		// The first 18 bytes of the HTTP/2 client preface; the rest
+		// ("SM\r\n\r\n") and the frames are net/http's to check.
+		g.flushHead(gsPass)
+		return
+	}
 	cl, te := g.cl, g.te
 	g.cl, g.te, g.lines = g.cl[:0], g.te[:0], 0
 	switch {
@@ -371,7 +386,12 @@ func (g *guardConn) endHead() {
 	g.flushHead(gsHead)
 }
 
+// http2PrefaceHead is the HTTP/2 client preface up to its first empty
+// line, which reads like a request head with no fields.
+var http2PrefaceHead = []byte("PRI * HTTP/2.0\r\n\r\n")
+
 func (g *guardConn) flushHead(next guardState) {
+	g.heads++
 	g.out = append(g.out, g.head...)
 	g.head = g.head[:0]
 	g.st = next

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strings"
@@ -64,7 +65,14 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cfg := l.s.opts.tlsConfig; cfg != nil {
+			// guard(tls(conn)): the guard parses the plaintext. The
+			// handshake runs on the connection's own goroutine, at its
+			// first read, under net/http's ReadHeaderTimeout deadline.
+			c = tls.Server(c, cfg)
+		}
 		g := newGuardConn(c, l.s.opts.limits)
+		g.h2 = l.s.h2
 		if l.s.conns.admit() {
 			return g, nil
 		}
@@ -142,10 +150,20 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 	return ctx
 }
 
+// arrivedKey is the context key of an HTTP/2 request's arrival time.
+type arrivedKey struct{}
+
 // front is the server's http.Handler.
 type front struct{ s *server }
 
 func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if log := f.s.log; log != nil {
+		lw := &loggedWriter{ResponseWriter: rw}
+		start := time.Now()
+		// Deferred: an aborted request (ErrAbortHandler) is logged too.
+		defer log.line(r, lw, start)
+		rw = lw
+	}
 	if r.Method == rejectMethod {
 		if g := guardOf(r.Context()); g != nil && g.refusal() != 0 {
 			st := g.refusal()
@@ -159,7 +177,11 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := f.s
-	if g := guardOf(r.Context()); g != nil {
+	if r.ProtoMajor >= 2 {
+		// HTTP/2 streams of one connection run at once: their arrival
+		// time is theirs, not the connection's.
+		r = r.WithContext(context.WithValue(r.Context(), arrivedKey{}, time.Now()))
+	} else if g := guardOf(r.Context()); g != nil {
 		g.arrived = time.Now()
 	}
 	s.sendDeadline(rw) // the previous request's deadline may have passed
@@ -170,6 +192,12 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // queueLeft is what remains of queue_timeout for r: the wait for a slot
 // and the wait for a pull worker share one queue_timeout.
 func (s *server) queueLeft(r *http.Request) time.Duration {
+	if r.ProtoMajor >= 2 {
+		if t, ok := r.Context().Value(arrivedKey{}).(time.Time); ok {
+			return max(s.opts.queueTimeout-time.Since(t), 0)
+		}
+		return s.opts.queueTimeout
+	}
 	g := guardOf(r.Context())
 	if g == nil || g.arrived.IsZero() {
 		return s.opts.queueTimeout

@@ -7,8 +7,10 @@ package main
 import "C"
 
 import (
+	"crypto/tls"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // serverOptions is gohttp_options after validation and defaulting.
@@ -20,11 +22,16 @@ type serverOptions struct {
 	maxBodyBytes      int64
 	maxHandlers       int
 	queueTimeout      time.Duration
-	reusePort         bool // SO_REUSEPORT on the listener
+	reusePort         bool          // SO_REUSEPORT on the listener
 	limits            framingLimits // requestLine, fields, fieldSize; headBytes = maxHeaderBytes
 	bodyReadTimeout   time.Duration
 	sendTimeout       time.Duration
 	maxConnections    int
+	// tlsConfig is set when certfile/keyfile were given: connections are
+	// TLS, the framing guard reads their plaintext (front.go).
+	tlsConfig *tls.Config
+	h2c       bool   // HTTP/2 with prior knowledge on plain connections
+	accessLog string // path, "-" for stdout, "" for none
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -40,6 +47,7 @@ const (
 	maxHandlersCap    = 8192
 	maxLimitCap       = 1 << 20 // request line / field size / field count
 	maxConnectionsCap = 1 << 20
+	maxPathArgLen     = 4096 // certfile, keyfile, access_log, static directory
 )
 
 // The GOHTTP_DEFAULT_* values of gohttp.h, which gohttp_options_init
@@ -140,8 +148,65 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 	default:
 		return opts, fail(codeInval, "gohttp_options.reuse_port: %d is neither 0 nor 1", v)
 	}
+	switch v := int32(o.h2c); v {
+	case 0, 1:
+		opts.h2c = v == 1
+	default:
+		return opts, fail(codeInval, "gohttp_options.h2c: %d is neither 0 nor 1", v)
+	}
 	opts.limits.headBytes = opts.maxHeaderBytes
+	if rc := parseTLS(o, &opts); rc != codeOK {
+		return opts, rc
+	}
+	logPath, code := optionalPath("access_log", o.access_log)
+	if code != codeOK {
+		return opts, code
+	}
+	opts.accessLog = logPath
 	return opts, codeOK
+}
+
+// optionalPath copies a NUL-terminated path option; NULL is "".
+func optionalPath(name string, p *C.gohttp__cchar) (string, int) {
+	if p == nil {
+		return "", codeOK
+	}
+	v, code := cStringArg("gohttp_options."+name, (*C.char)(unsafe.Pointer(p)), maxPathArgLen)
+	if code == codeOK && v == "" {
+		return "", fail(codeInval, "gohttp_options.%s is empty (NULL for none)", name)
+	}
+	return v, code
+}
+
+// parseTLS loads certfile and keyfile now, so a missing or bad pair is an
+// error of gohttp_server_new, never of the first request. Both or neither.
+func parseTLS(o *C.gohttp__coptions, opts *serverOptions) int {
+	cert, code := optionalPath("certfile", o.certfile)
+	if code != codeOK {
+		return code
+	}
+	key, code := optionalPath("keyfile", o.keyfile)
+	if code != codeOK {
+		return code
+	}
+	switch {
+	case cert == "" && key == "":
+		return codeOK
+	case cert == "" || key == "":
+		return fail(codeInval, "gohttp_options: certfile and keyfile go together (got only %s)",
+			map[bool]string{true: "certfile", false: "keyfile"}[cert != ""])
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return fail(codeInval, "gohttp_options.certfile/keyfile: %v", err)
+	}
+	opts.tlsConfig = &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		// HTTP/2 first: an h2 client that negotiates it is served by
+		// net/http's HTTP/2 server (see guardListener).
+		NextProtos: []string{"h2", "http/1.1"},
+	}
+	return codeOK
 }
 
 // timeoutArg turns a wait-style timeout in ms into (duration, forever).

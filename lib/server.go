@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime/cgo"
 	"strings"
@@ -51,6 +52,9 @@ type server struct {
 	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
 	queue  chan *exchange    // pull mode queue: one place per handler slot
 	bell   *C.gohttp__bell   // where gohttp_next waits (shim/doorbell.c)
+	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
+	roots  []*os.Root        // static route directories; closed by gohttp_free; guarded by mu
+	log    *accessLog        // nil: no access log; closed by gohttp_free
 
 	mu            sync.Mutex
 	state         serverState
@@ -116,6 +120,14 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		pullOpen: make(map[int]int),
 		routes:   make(map[string]*route),
 	}
+	if opts.accessLog != "" {
+		log, err := openAccessLog(opts.accessLog)
+		if err != nil {
+			releaseHandlers(opts.maxHandlers)
+			return C.int(fail(codeInval, "gohttp_options.access_log: %v", err))
+		}
+		s.log = log
+	}
 	s.conns.max = opts.maxConnections
 	s.conns.idle = make(map[*guardConn]struct{})
 	s.hs = &http.Server{
@@ -131,7 +143,20 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 	s.bell = C.gohttp__bell_new()
 	if s.bell == nil {
 		releaseHandlers(opts.maxHandlers)
+		s.log.close()
 		return C.int(fail(codeNoMem, "gohttp_server_new: out of memory"))
+	}
+	if opts.tlsConfig != nil || opts.h2c {
+		// TLS is done by the listener (guard(tls(conn)), front.go), so
+		// net/http sees plaintext connections: HTTP/2 negotiated by ALPN
+		// reaches it as a connection starting with the HTTP/2 preface,
+		// which is what net/http's unencrypted HTTP/2 serves; h2c is the
+		// same preface on a plain connection.
+		s.h2 = true
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		s.hs.Protocols = p
 	}
 	// Owner of gh: the server table entry; deleted in gohttp_free.
 	gh := cgo.NewHandle(s)
@@ -140,6 +165,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		gh.Delete()
 		C.gohttp__bell_destroy(s.bell)
 		releaseHandlers(opts.maxHandlers)
+		s.log.close()
 		return C.int(fail(codeNoMem, "gohttp_server_new: server table full"))
 	}
 	s.handle = uint64(h)
@@ -515,6 +541,8 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	// After the handle free no new gohttp_next can register on the bell;
 	// destroy waits for those that did to leave.
 	C.gohttp__bell_destroy(srv.bell)
+	srv.closeRoots()
+	srv.log.close()
 	releaseHandlers(srv.opts.maxHandlers)
 	gh.Delete()
 	C.gohttp__count_server(-1)

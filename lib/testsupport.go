@@ -120,6 +120,31 @@ type tOptions struct {
 	LimitRequestLine, LimitRequestFields               int64
 	LimitRequestFieldSize                              int64
 	BodyReadTimeoutMS, SendTimeoutMS, MaxConnections   int64
+	CertFile, KeyFile                                  string // "" = NULL
+	H2C                                                int32
+	AccessLog                                          string // "" = NULL
+}
+
+// cPaths sets the string fields of co from o as C copies; the returned
+// function frees them (after gohttp_server_new, which copied them).
+func (o *tOptions) cPaths(co *C.gohttp_options) func() {
+	var held []*C.char
+	dup := func(v string) *C.char {
+		if v == "" {
+			return nil
+		}
+		p := C.CString(v)
+		held = append(held, p)
+		return p
+	}
+	co.certfile = dup(o.CertFile)
+	co.keyfile = dup(o.KeyFile)
+	co.access_log = dup(o.AccessLog)
+	return func() {
+		for _, p := range held {
+			C.free(unsafe.Pointer(p))
+		}
+	}
 }
 
 func (o *tOptions) toC() C.gohttp_options {
@@ -138,6 +163,7 @@ func (o *tOptions) toC() C.gohttp_options {
 		send_timeout_ms:          C.int64_t(o.SendTimeoutMS),
 		max_connections:          C.int64_t(o.MaxConnections),
 		reuse_port:               C.int32_t(o.ReusePort),
+		h2c:                      C.int32_t(o.H2C),
 	}
 }
 
@@ -161,7 +187,7 @@ func tOptionsInit() tOptions {
 		LimitRequestLine: int64(c.limit_request_line), LimitRequestFields: int64(c.limit_request_fields),
 		LimitRequestFieldSize: int64(c.limit_request_field_size), BodyReadTimeoutMS: int64(c.body_read_timeout_ms),
 		SendTimeoutMS: int64(c.send_timeout_ms), MaxConnections: int64(c.max_connections),
-		ReusePort: int32(c.reuse_port)}
+		ReusePort: int32(c.reuse_port), H2C: int32(c.h2c)}
 }
 
 // withThread runs f locked to one OS thread and returns its code with the
@@ -181,6 +207,7 @@ func tServerNew(o *tOptions) (uint64, int, string) {
 			return int(C.gohttp_server_new(nil, &h))
 		}
 		co := o.toC()
+		defer o.cPaths(&co)()
 		return int(C.gohttp_server_new(&co, &h))
 	})
 	return uint64(h), rc, msg
@@ -418,4 +445,12 @@ func tValuePullerJoin() (served, wrong int64) {
 	var w C.int64_t
 	served = int64(C.gohttp__test_value_puller_join(&w))
 	return served, int64(w)
+}
+
+func tRouteStatic(s uint64, prefix, dir string) (int, string) {
+	cp := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cp))
+	cd := C.CString(dir)
+	defer C.free(unsafe.Pointer(cd))
+	return withThread(func() int { return int(C.gohttp_route_static(C.gohttp_server(s), cp, cd)) })
 }

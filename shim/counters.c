@@ -76,4 +76,8 @@ void gohttp_options_init(gohttp_options *opts)
     opts->body_read_timeout_ms = GOHTTP_DEFAULT_BODY_READ_TIMEOUT_MS;
     opts->send_timeout_ms = GOHTTP_DEFAULT_SEND_TIMEOUT_MS;
     opts->max_connections = GOHTTP_DEFAULT_MAX_CONNECTIONS;
+    opts->certfile = NULL;
+    opts->keyfile = NULL;
+    opts->h2c = 0;
+    opts->access_log = NULL;
 }

@@ -188,6 +188,40 @@ typedef struct gohttp_options {
     int64_t max_connections;        /* open connections, default 10000;
                                        when full the idle ones are closed
                                        first, then new ones are refused    */
+    const char *certfile;           /* HTTPS: path of a PEM certificate
+                                       (chain), NUL-terminated, at most
+                                       4096 bytes; NULL (default): plain
+                                       HTTP. Read and copied by
+                                       gohttp_server_new, never retained:
+                                       the caller keeps owning the string.
+                                       Go's crypto/tls defaults; ALPN
+                                       offers h2 and http/1.1, so HTTP/2
+                                       clients get HTTP/2               */
+    const char *keyfile;            /* path of the PEM private key of
+                                       certfile; same rules. Both or
+                                       neither: one alone, or a missing,
+                                       unreadable or mismatched pair, is
+                                       GOHTTP_EINVAL at gohttp_server_new
+                                       with the reason in the last error */
+    int32_t h2c;                    /* 1: also serve HTTP/2 without TLS
+                                       ("prior knowledge": a client that
+                                       starts with the HTTP/2 preface);
+                                       HTTP/1.1 keeps working on the same
+                                       port. Default 0; other values are
+                                       GOHTTP_EINVAL. Meant for a proxy in
+                                       front that speaks h2c            */
+    const char *access_log;         /* path of the access log, "-" for
+                                       stdout, NULL (default) for none:
+                                       one line per request, Common Log
+                                       Format plus the request time in
+                                       microseconds, written by Go (no
+                                       handler involved). NUL-terminated,
+                                       at most 4096 bytes, copied by
+                                       gohttp_server_new, never retained;
+                                       the file is opened for appending
+                                       there (GOHTTP_EINVAL with the
+                                       reason if it cannot be) and closed
+                                       by gohttp_free                    */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */
@@ -200,7 +234,7 @@ void gohttp_options_init(gohttp_options *opts);
  * over the live (not yet freed) servers of the process above 8192,
  * max_header_bytes above 1 GiB, the three request
  * limits above 1 MiB, max_connections above 1048576 and reuse_port
- * other than 0 or 1 (the last error
+ * or h2c other than 0 or 1 (the last error
  * names the field). On success stores the handle in *out. The caller owns
  * the server and must gohttp_free it. */
 int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
@@ -218,6 +252,23 @@ int gohttp_server_new(const gohttp_options *opts, gohttp_server *out);
  * returned 0 (a rejected route keeps no reference to it). */
 int gohttp_route(gohttp_server s, const char *pattern, gohttp_handler fn,
                  void *userdata);
+
+/* Serve the files of directory under the path prefix ("/static" or
+ * "/static/": GET and HEAD of /static/a/b.css answer directory/a/b.css),
+ * from Go alone: such requests never enter C or a handler and take no
+ * handler slot. Ranges, If-Modified-Since / If-None-Match, content types
+ * by extension, sendfile on plain TCP. A directory is served as its
+ * index.html, never listed (404 without one). Nothing outside directory
+ * is ever served: ".." and its encodings are cleaned away, and files are
+ * opened through an os.Root, which refuses symlinks that leave it.
+ * prefix: NUL-terminated, absolute, no wildcards, spaces or dot segments,
+ * at most 4096 bytes; directory: NUL-terminated path of an existing
+ * directory, at most 4096 bytes. Both are copied, never retained; the
+ * directory is opened now (bad prefix or directory: GOHTTP_EINVAL with
+ * the reason) and closed by gohttp_free. The same pattern rules as
+ * gohttp_route apply (GOHTTP_EEXIST, GOHTTP_ESTATE after start). */
+int gohttp_route_static(gohttp_server s, const char *prefix,
+                        const char *directory);
 
 /* Start serving in the background on addr ("127.0.0.1:0", ":8080").
  * Returns the bound TCP port (> 0), or GOHTTP_EBIND with the OS reason in

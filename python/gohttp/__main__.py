@@ -6,14 +6,17 @@
                      [--drain-timeout SECONDS] [--chdir DIR]
                      [--workers N] [--max-requests N]
                      [--max-requests-jitter N]
+                     [--certfile FILE --keyfile FILE] [--h2c]
+                     [--static PREFIX=DIR ...] [--access-log FILE]
 
 APP follows gunicorn's convention: "module:attribute", where the attribute
 may be a call of a factory without arguments ("module:create_app()"), and
 "module" alone means "module:application" (falling back to "module:app").
 The current directory is put on sys.path first, as gunicorn does.
 
-Once listening it prints "gohttp: listening on http://HOST:PORT/" to stdout
-(so a script using --bind HOST:0 learns the port).  SIGINT (Ctrl-C),
+Once listening it prints "gohttp: listening on http://HOST:PORT/" (https://
+with --certfile) to stdout (so a script using --bind HOST:0 learns the
+port).  SIGINT (Ctrl-C),
 SIGTERM and SIGHUP all drain in-flight requests (bounded by
 --drain-timeout) and exit with status 0; a bind failure exits with status 1
 and the OS reason.
@@ -118,6 +121,27 @@ def main(argv=None):
     parser.add_argument("--max-requests-jitter", type=int, default=0,
                         help="add a random 0..N to each worker's "
                         "--max-requests, so workers do not recycle at once")
+    parser.add_argument("--certfile", default=None,
+                        help="HTTPS: PEM certificate (chain) file; with "
+                        "--keyfile (default: none, plain HTTP). HTTP/2 is "
+                        "offered by ALPN")
+    parser.add_argument("--keyfile", default=None,
+                        help="HTTPS: PEM private key of --certfile "
+                        "(default: none)")
+    parser.add_argument("--h2c", action="store_true", default=False,
+                        help="also serve HTTP/2 without TLS to clients "
+                        "with prior knowledge; HTTP/1.1 keeps working "
+                        "(default: off)")
+    parser.add_argument("--static", action="append", default=[],
+                        metavar="PREFIX=DIR",
+                        help="serve the files of DIR under the URL path "
+                        "PREFIX from Go, never from the application "
+                        "(repeatable; no directory listing; default: "
+                        "none)")
+    parser.add_argument("--access-log", default=None, metavar="FILE",
+                        help="access log written by Go, Common Log Format "
+                        "plus the request time in microseconds; '-' for "
+                        "stdout (default: none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -129,12 +153,22 @@ def main(argv=None):
     sys.path.insert(0, os.getcwd())
 
     options = dict(dispatch=args.dispatch, threads=args.threads,
-                   max_handlers=args.max_handlers)
+                   max_handlers=args.max_handlers, certfile=args.certfile,
+                   keyfile=args.keyfile, h2c=args.h2c,
+                   access_log=args.access_log)
+    scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)
+    statics = []
+    for spec in args.static:
+        prefix, sep, directory = spec.partition("=")
+        if not sep or not prefix or not directory:
+            parser.error("--static wants PREFIX=DIR, got %r" % spec)
+        statics.append((prefix, directory))
     if (args.workers != 1 or args.max_requests is not None) and \
             _workers.WORKER is None:
-        return supervise(parser, args, options, supervised)
+        return supervise(parser, args, options, supervised, scheme,
+                         statics)
     if args.app:
         host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
         app = load_app(args.app)
@@ -146,12 +180,14 @@ def main(argv=None):
         else:
             srv = gohttp.Server(**options)
             srv.route("/", hello)
-    except ValueError as exc:
-        # e.g. --threads 0: a usage error (exit 2), not a traceback.
+        add_statics(srv, statics)
+    except (TypeError, ValueError) as exc:
+        # e.g. --threads 0 or a bad --certfile: a usage error (exit 2),
+        # not a traceback.
         parser.error(str(exc))
 
     def ready(bound):
-        print("gohttp: listening on http://%s:%d/" % (host, bound),
+        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
               flush=True)
 
     try:
@@ -165,12 +201,24 @@ def main(argv=None):
     return 0
 
 
-def supervise(parser, args, options, supervised):
+def add_statics(srv, statics):
+    """The --static routes on srv; a bad one closes srv and raises."""
+    try:
+        for prefix, directory in statics:
+            srv.static(prefix, directory)
+    except BaseException:
+        srv.close()
+        raise
+
+
+def supervise(parser, args, options, supervised, scheme, statics):
     """The supervisor of --workers/--max-requests.  It does not import the
     application (each worker does); the options are checked here so a
     usage error is reported once, by this process."""
     try:
-        gohttp.Server(**options).close()
+        probe = gohttp.Server(**options)
+        add_statics(probe, statics)
+        probe.close()
         _workers.Supervisor("127.0.0.1", 0, drain_timeout=args.drain_timeout,
                             command=[sys.executable], **supervised)
     except (TypeError, ValueError) as exc:
@@ -180,7 +228,7 @@ def supervise(parser, args, options, supervised):
                             default_port)
 
     def ready(bound):
-        print("gohttp: listening on http://%s:%d/" % (host, bound),
+        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
               flush=True)
 
     try:

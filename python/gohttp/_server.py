@@ -121,6 +121,29 @@ def _positive(name, value, scale=1):
     return scaled
 
 
+def _path_arg(name, value):
+    """A path argument as the NUL-free bytes the C API copies."""
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError("%s must be a path, got %r" % (name, value))
+    raw = os.fsencode(value)
+    if not raw or b"\0" in raw:
+        raise ValueError("%s must be a non-empty path without NUL" % name)
+    return raw
+
+
+def _path_options(opts, pairs):
+    """Set each (field, path) of pairs that is not None on opts; returns
+    the cffi buffers, which must outlive the gohttp_server_new call."""
+    held = []
+    for field, value in pairs:
+        if value is None:
+            continue
+        buf = ffi.new("char[]", _path_arg(field, value))
+        held.append(buf)
+        setattr(opts, field, buf)
+    return held
+
+
 class _Route:
     """What a route's userdata names (push: a cffi handle to it; pull: its
     index in Server._routes).  Kept alive by the Server until gohttp_wait
@@ -301,12 +324,24 @@ class Server:
                   one port and the kernel spreads connections over them.
                   None: True in a worker started by the supervisor
                   (run(workers=N)), False elsewhere.
+    certfile, keyfile  HTTPS: paths of the PEM certificate (chain) and its
+                  private key, both or neither.  Loaded here: a missing or
+                  bad pair is a ValueError now, never an error of the first
+                  request.  HTTP/2 is offered by ALPN; WSGI sees
+                  wsgi.url_scheme "https".
+    h2c           True: also serve HTTP/2 without TLS to clients that start
+                  with the HTTP/2 preface (prior knowledge); HTTP/1.1
+                  keeps working on the same port.  Default False.
+    access_log    path of an access log written by Go ("-": stdout; None,
+                  the default: none): Common Log Format plus the request
+                  time in microseconds.  Opened (appending) here.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
-                 write_timeout=None, queue_timeout=None, reuse_port=None):
+                 write_timeout=None, queue_timeout=None, reuse_port=None,
+                 certfile=None, keyfile=None, h2c=False, access_log=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -341,13 +376,25 @@ class Server:
             raise TypeError("reuse_port must be True, False or None")
         self.reuse_port = reuse_port
         opts.reuse_port = 1 if reuse_port else 0
+        if not isinstance(h2c, bool):
+            raise TypeError("h2c must be True or False")
+        opts.h2c = 1 if h2c else 0
         if dispatch == PULL and opts.max_handlers < self.threads:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers
         self.max_body_bytes = opts.max_body_bytes
+        # The C strings live until gohttp_server_new returned (it copies
+        # them); owner: these locals.
+        held = _path_options(opts, (("certfile", certfile),
+                                    ("keyfile", keyfile),
+                                    ("access_log", access_log)))
+        if (certfile is None) != (keyfile is None):
+            raise ValueError("certfile and keyfile go together")
+        self.tls = certfile is not None
         out = ffi.new("gohttp_server *")
         self._s = 0
         check(lib.gohttp_server_new(opts, out), "gohttp_server_new")
+        del held
         self._s = out[0]          # owner: this object; gohttp_free in _free
         self._handles = []        # ffi.new_handle()s given to C as userdata
         self._routes = []         # pull mode: route index + 1 is userdata
@@ -407,6 +454,28 @@ class Server:
                     "void *", len(self._routes) + 1))
                 check(rc, "route %r" % pattern)
                 self._routes.append(entry)
+
+    def static(self, prefix, directory):
+        """Serve the files of directory under prefix ('/static'), from Go:
+        these requests never run Python and take no handler slot.  Ranges,
+        If-Modified-Since, content types, sendfile; a directory is served
+        as its index.html, never listed; nothing outside directory is
+        served (.., its encodings, symlinks that leave it).  The directory
+        is opened now: ValueError if it is missing or not a directory, or
+        if prefix is not an absolute path without wildcards."""
+        if not isinstance(prefix, str):
+            raise TypeError("prefix must be str")
+        raw = prefix.encode("utf-8")
+        if b"\0" in raw:
+            raise ValueError("prefix contains NUL")
+        path = _path_arg("directory", directory)
+        with self._lock:
+            if self._freed:
+                raise ValueError("static on a closed server")
+            if self._started:
+                raise ValueError("static after start")
+            check(lib.gohttp_route_static(self._s, raw, path),
+                  "static %r" % prefix)
 
     # -- lifecycle ------------------------------------------------------
 

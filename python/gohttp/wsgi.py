@@ -266,8 +266,9 @@ class WSGIHandler:
     call.  As a plain gohttp handler (w, req) it does the same."""
 
     def __init__(self, app, server_name="127.0.0.1", port_of=lambda: 0,
-                 max_body_bytes=None):
+                 max_body_bytes=None, url_scheme="http"):
         self.app = app
+        self.url_scheme = url_scheme
         self.server_name = server_name
         self.port_of = port_of
         self.max_body_bytes = max_body_bytes
@@ -283,7 +284,7 @@ class WSGIHandler:
                 "SERVER_NAME": self.server_name,
                 "SERVER_PORT": str(port),
                 "wsgi.version": (1, 0),
-                "wsgi.url_scheme": "http",
+                "wsgi.url_scheme": self.url_scheme,
                 "wsgi.errors": sys.stderr,
                 "wsgi.multithread": True,
                 "wsgi.multiprocess": False,
@@ -369,7 +370,8 @@ def make_server(app, *, server_name="127.0.0.1", **server_options):
     """A gohttp Server (not started) whose every path goes to app."""
     srv = Server(**server_options)
     handler = WSGIHandler(app, server_name, lambda: srv.port,
-                          srv.max_body_bytes)
+                          srv.max_body_bytes,
+                          "https" if srv.tls else "http")
     srv._add_route("/", handler.serve_exchange, exchange=True)
     return srv
 

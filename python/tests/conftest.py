@@ -244,9 +244,9 @@ def read_line(proc, timeout=15.0):
 
 
 def read_port(proc, timeout=15.0):
-    """Wait for the CLI's 'listening on http://HOST:PORT/' line."""
+    """Wait for the CLI's 'listening on http(s)://HOST:PORT/' line."""
     deadline = time.monotonic() + timeout
     while True:
         line = read_line(proc, max(0.0, deadline - time.monotonic()))
-        if "listening on http://" in line:
+        if "listening on http://" in line or "listening on https://" in line:
             return int(line.rsplit(":", 1)[1].strip().rstrip("/"))
