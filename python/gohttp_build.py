@@ -89,7 +89,9 @@ SOURCE = r"""
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 #include "gohttp.h"
 
 @NATIVE@

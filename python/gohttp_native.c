@@ -590,21 +590,30 @@ static PyObject *gohttp_py_header_problem(PyObject *self, PyObject *args)
  * passes the GIL to no one and a waiting thread never forces a switch.
  *
  * A taker stuck in a slow handler must not stall the other requests: one
- * parked worker, the standby, wakes every GOHTTP_PY_STEAL_NS and takes the
- * taker role over when the taker has been inside one handler that long.
- * The old taker parks once its handler returns. The role is a scheduling
- * rule, not a safety one: two takers for a moment only cost a GIL hand-off.
+ * parked worker, the standby, wakes every GOHTTP_PY_WATCH_NS and takes the
+ * taker role over when the taker has been inside one handler at least
+ * that long while its thread hardly ran (it waits: sleep, I/O, a lock),
+ * or inside one handler for GOHTTP_PY_SLOW_NS whatever it does. Judging
+ * by the taker's CPU time, not by the wall clock alone, keeps a taker
+ * that the OS merely preempted (a busy machine) from being replaced by a
+ * thread that would only wait for the GIL it holds. The old taker parks
+ * once its handler returns. The role is a scheduling rule, not a safety
+ * one: two takers for a moment only cost a GIL hand-off.
  */
 
-#define GOHTTP_PY_STEAL_NS 5000000LL /* 5 ms, CPython's switch interval */
+#define GOHTTP_PY_WATCH_NS 5000000LL /* 5 ms, CPython's switch interval */
+#define GOHTTP_PY_SLOW_NS 50000000LL /* 50 ms */
 
 typedef struct gohttp_py_pool {
     pthread_mutex_t mu;
     pthread_cond_t parked;         /* workers waiting to become the taker */
     uintptr_t standby;             /* the parked worker that watches, or 0 */
     int closed;                    /* the server stopped: everyone returns */
+    long long watched_since;       /* busy_since the standby is watching  */
+    long long watched_cpu;         /* the taker's CPU time when it began  */
     _Atomic uintptr_t taker;       /* the taker's id, 0 when none */
     _Atomic long long busy_since;  /* when the taker's handler began, 0 */
+    _Atomic pid_t taker_tid;       /* the taker's kernel thread id */
 } gohttp_py_pool;
 
 static long long gohttp_py_now_ns(void)
@@ -612,6 +621,39 @@ static long long gohttp_py_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU time of kernel thread tid, or -1 (e.g. it has exited). The clock id
+ * is Linux's per-thread CPU clock of tid (what pthread_getcpuclockid
+ * makes), which, unlike a pthread_t, is safe to use after the thread
+ * exited: the call then fails. */
+static long long gohttp_py_thread_cpu_ns(pid_t tid)
+{
+    clockid_t clock = (clockid_t)((~(unsigned)tid << 3) | 6);
+    struct timespec ts;
+    if (tid <= 0 || clock_gettime(clock, &ts) != 0)
+        return -1;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Whether the standby should take over from the taker now (mu held). */
+static int gohttp_py_taker_stuck(gohttp_py_pool *p)
+{
+    long long since = atomic_load(&p->busy_since);
+    if (since == 0)
+        return 0;
+    long long cpu = gohttp_py_thread_cpu_ns(atomic_load(&p->taker_tid));
+    if (since != p->watched_since) {
+        /* A handler the standby has not seen yet: start watching it. */
+        p->watched_since = since;
+        p->watched_cpu = cpu;
+        return 0;
+    }
+    long long busy = gohttp_py_now_ns() - since;
+    if (busy >= GOHTTP_PY_SLOW_NS)
+        return 1;
+    return busy >= GOHTTP_PY_WATCH_NS && cpu >= 0 && p->watched_cpu >= 0 &&
+           cpu - p->watched_cpu < GOHTTP_PY_WATCH_NS / 4;
 }
 
 static const char gohttp_py_pool_name[] = "gohttp.pool";
@@ -667,10 +709,8 @@ static int gohttp_py_become_taker(gohttp_py_pool *p, uintptr_t me)
             break;
         if (p->standby == 0) {
             p->standby = me;
-            long long since = atomic_load(&p->busy_since);
-            long long now = gohttp_py_now_ns();
-            if (since != 0 && now - since >= GOHTTP_PY_STEAL_NS) {
-                /* The taker is stuck in a handler: take over. */
+            if (gohttp_py_taker_stuck(p)) {
+                /* The taker waits inside a handler: take over. */
                 atomic_store(&p->taker, me);
                 atomic_store(&p->busy_since, 0);
                 p->standby = 0;
@@ -679,7 +719,7 @@ static int gohttp_py_become_taker(gohttp_py_pool *p, uintptr_t me)
             }
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += GOHTTP_PY_STEAL_NS;
+            until.tv_nsec += GOHTTP_PY_WATCH_NS;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
@@ -766,6 +806,8 @@ static PyObject *gohttp_py_serve(PyObject *self, PyObject *args)
     for (;;) {
         Py_BEGIN_ALLOW_THREADS
         closed = gohttp_py_become_taker(p, me);
+        if (!closed)
+            atomic_store(&p->taker_tid, (pid_t)syscall(SYS_gettid));
         rc = closed ? GOHTTP_ECLOSED : gohttp_next(s, timeout_ms, &ex);
         Py_END_ALLOW_THREADS
         /* Take and run exchanges while holding the GIL, until the queue

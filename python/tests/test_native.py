@@ -259,3 +259,43 @@ def test_seed_body_after_no_body_status_is_refused_status_kept(make_server,
     assert got.startswith(b"HTTP/1.1 %d " % status), got
     assert got.endswith(b"\r\n\r\n")
     assert seen == ["refused"]
+
+
+def test_waiting_handler_hands_the_pull_worker_role_over():
+    """Pull mode: a handler that waits (here on an Event, GIL released)
+    must not hold up the next request: a parked worker takes the taker
+    role over, so the fast request is answered while the slow one still
+    waits. Without the hand-over the fast request would wait for the slow
+    one, which waits for it: the test would time out."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow(w, req):
+        entered.set()
+        w.write("slow %s" % release.wait(20))
+
+    def fast(w, req):
+        w.write("fast")
+
+    srv = gohttp.Server(dispatch=gohttp.PULL, threads=4)
+    srv.route("/slow", slow)
+    srv.route("/fast", fast)
+    port = srv.start()
+    results = {}
+
+    def get_slow():
+        results["slow"] = request(port, "GET", "/slow", timeout=30)
+
+    t = threading.Thread(target=get_slow)
+    t.start()
+    try:
+        assert entered.wait(10), "the slow handler never ran"
+        status, _, body = request(port, "GET", "/fast", timeout=10)
+        assert (status, body) == (200, b"fast")
+        assert t.is_alive(), "the slow request ended first"
+    finally:
+        release.set()
+        t.join(30)
+        assert srv.close(5.0)
+    assert not t.is_alive()
+    assert results["slow"][0] == 200 and results["slow"][2] == b"slow True"
