@@ -102,7 +102,8 @@ def main(argv=None):
                         help="HOST:PORT (default 127.0.0.1:5000 for the "
                         "demo, 127.0.0.1:8000 for an application)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="pull-mode worker threads")
+                        help="pull-mode worker threads (default: "
+                        "--max-handlers)")
     parser.add_argument("--max-handlers", type=int, default=None,
                         help="handlers running at once")
     parser.add_argument("--dispatch", choices=[gohttp.PULL, gohttp.PUSH],

@@ -1,20 +1,22 @@
-"""Servers, request dispatch (push and pull), run(), and the exit hook.
+"""Servers, request dispatch (pull and push), run(), and the exit hook.
 
 Two ways carry a request from Go to a Python handler (python/README.md has
 the measurements that chose the default):
 
+pull  (default) Python owns ``threads`` worker threads running the
+      extension's C loop (gohttp_native.c serve): one of them, the taker,
+      takes queued exchanges and runs them one after the other while it
+      holds the GIL; the others stay parked until the taker waits inside
+      a handler.  Only these threads ever run Python.
 push  Go's handler goroutine calls the C gate gohttp_py_push_entry (compiled
       into the extension), which calls the extern "Python" function
       gohttp_py_handler on that Go thread.  At most max_handlers Go threads
       are inside the gate at once (the library's dispatch slots), the rest of
       the requests wait in Go.
-pull  Python owns ``threads`` worker threads that loop on gohttp_next (GIL
-      released while waiting) and finish each exchange with gohttp_done.
-      Only those threads ever run Python.
 
-Whatever the mode, the GIL is released around every C call (cffi's default
-for API-mode functions), so a handler blocked in a slow socket write does
-not stop the others.
+Calls that can wait (body reads, writes, flushes, a large one-call
+response, the wait for the next request) release the GIL, so a handler
+blocked on a slow client does not stop the others.
 """
 
 import atexit
@@ -40,7 +42,6 @@ PUSH = "push"
 PULL = "pull"
 # Chosen by benchmark and by the exit-safety constraints: see README.md.
 DEFAULT_DISPATCH = os.environ.get("GOHTTP_DISPATCH", PULL)
-DEFAULT_THREADS = 16
 DEFAULT_DRAIN_TIMEOUT = 10.0
 # How long run() and the exit hook keep waiting for handlers after the
 # drain timeout of a shutdown has passed (the library has closed their
@@ -308,7 +309,9 @@ class Server:
     dispatch      'push' (Go threads call in through the C gate) or 'pull'
                   (Python worker threads); default from GOHTTP_DISPATCH,
                   else 'push' (chosen by benchmark: python/README.md).
-    threads       pull mode: number of Python worker threads (default 16).
+    threads       pull mode: number of Python worker threads (default:
+                  max_handlers; one at a time takes requests, the others
+                  wait parked until a handler waits).
     max_handlers  handlers running at once (the library's dispatch slots;
                   default 64, and at least ``threads`` in pull mode).
     max_body_bytes, max_header_bytes, read_header_timeout, idle_timeout,
@@ -346,7 +349,7 @@ class Server:
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
         self.dispatch = dispatch
-        self.threads = (DEFAULT_THREADS if threads is None
+        self.threads = (None if threads is None
                         else _positive("threads", threads))
         opts = ffi.new("gohttp_options *")  # owner: this call; copied by C
         lib.gohttp_options_init(opts)
@@ -379,6 +382,11 @@ class Server:
         if not isinstance(h2c, bool):
             raise TypeError("h2c must be True or False")
         opts.h2c = 1 if h2c else 0
+        if self.threads is None:
+            # One worker per handler slot: a slow handler then blocks the
+            # others only as max_handlers says (parked workers cost no
+            # CPU and never take the GIL; see python/README.md).
+            self.threads = opts.max_handlers
         if dispatch == PULL and opts.max_handlers < self.threads:
             opts.max_handlers = self.threads
         self.max_handlers = opts.max_handlers
