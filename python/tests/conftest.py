@@ -141,6 +141,19 @@ def request(port, method, path, body=None, headers=None, timeout=10):
         conn.close()
 
 
+def raw_exchange(port, head, timeout=10):
+    """Send raw request bytes on a fresh connection and read until the
+    server closes it (the request carries Connection: close)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head)
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                return data
+            data += got
+
+
 def free_port_busy(port):
     """True if something listens on 127.0.0.1:port."""
     with socket.socket() as s:

@@ -17,7 +17,7 @@ import gohttp
 from gohttp import wsgi
 
 from apps import echo_app
-from conftest import finish_child, read_line, read_port, spawn
+from conftest import finish_child, raw_exchange, read_line, read_port, spawn
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
@@ -249,16 +249,8 @@ def public(tmp_path):
 
 
 def raw_get(port, target):
-    import socket
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n"
-                  b"Connection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
+    return raw_exchange(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n"
+                        b"Connection: close\r\n\r\n")
 
 
 def test_static_files_never_reach_python(public):

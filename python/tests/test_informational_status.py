@@ -3,23 +3,9 @@ response started": a handler that raises after it still gets a 500, and
 the final status follows the 1xx on the wire."""
 
 import logging
-import socket
 
 import gohttp
-from conftest import request
-
-
-def raw_exchange(port, head, timeout=10):
-    """Send raw request bytes on a fresh connection and read until the
-    server closes it (the request carries Connection: close)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(head)
-        data = b""
-        while True:
-            got = s.recv(65536)
-            if not got:
-                return data
-            data += got
+from conftest import raw_exchange, request
 
 
 def test_early_hints_then_exception_gives_500(make_server, caplog):

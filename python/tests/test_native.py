@@ -2,7 +2,6 @@
 Request built from the arena in one call, the one-call response, the
 header rules it checks without a crossing, and its lifetime rule."""
 
-import socket
 import threading
 
 import pytest
@@ -11,19 +10,7 @@ import gohttp
 from gohttp import _exchange, _native, wsgi
 from gohttp._gohttp_cffi import lib
 
-from conftest import request
-
-
-def raw_request(port, head):
-    """Send head (bytes, a whole request) and return the response bytes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(head)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
+from conftest import raw_exchange, request
 
 
 def test_header_rules_match_the_library(make_server):
@@ -74,7 +61,7 @@ def test_raw_non_ascii_path_reaches_path_info_as_latin1(make_server):
     try:
         for target in (b"/caf\xc3\xa9", b"/caf%C3%A9", b"/caf%c3%a9",
                        b"http://example.com/caf%C3%A9?x=1"):
-            resp = raw_request(port, b"GET " + target + b" HTTP/1.1\r\n"
+            resp = raw_exchange(port, b"GET " + target + b" HTTP/1.1\r\n"
                                b"Host: h\r\nConnection: close\r\n\r\n")
             assert resp.startswith(b"HTTP/1.1 200"), resp
     finally:
@@ -254,7 +241,7 @@ def test_seed_body_after_no_body_status_is_refused_status_kept(make_server,
         w.write("again")   # not caught: logged, the answer stands
 
     _, port = make_server({"/": handler})
-    got = raw_request(port, b"GET / HTTP/1.1\r\nHost: h\r\n"
+    got = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n"
                       b"Connection: close\r\n\r\n")
     assert got.startswith(b"HTTP/1.1 %d " % status), got
     assert got.endswith(b"\r\n\r\n")
