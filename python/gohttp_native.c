@@ -437,10 +437,14 @@ static PyObject *gohttp_py_respond(PyObject *self, PyObject *args)
     PyObject *headers, *body;
     if (!PyArg_ParseTuple(args, "KiOO:respond", &w, &status, &headers, &body))
         return NULL;
-    PyObject *seq = PySequence_Fast(headers, "respond: headers must be a sequence");
+    /* A tuple of our own: with the GIL released (large bodies) another
+     * thread could change a list the caller passed, and free the strings
+     * the header array points into; the tuple keeps them alive. */
+    PyObject *seq = PyTuple_Check(headers) ? (Py_INCREF(headers), headers)
+                                           : PySequence_Tuple(headers);
     if (seq == NULL)
         return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t count = PyTuple_GET_SIZE(seq);
     gohttp_header small[16];
     PyObject *keep_small[32];
     gohttp_header *list = small;
@@ -456,7 +460,7 @@ static PyObject *gohttp_py_respond(PyObject *self, PyObject *args)
         }
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *item = PyTuple_GET_ITEM(seq, i);
         if (!PyTuple_Check(item) || PyTuple_Size(item) != 2) {
             PyErr_SetString(PyExc_TypeError, "respond: each header must be a (name, value) tuple");
             goto out;
