@@ -141,6 +141,15 @@ def request(port, method, path, body=None, headers=None, timeout=10):
         conn.close()
 
 
+def foreign_env():
+    """The environment for a program that is not ours (curl, openssl):
+    without the sanitizer runtime and options the asan flavor preloads,
+    which such a program neither needs nor survives (curl -V hung)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS",
+                         "UBSAN_OPTIONS", "PYTHONMALLOC")}
+
+
 def raw_exchange(port, head, timeout=10):
     """Send raw request bytes on a fresh connection and read until the
     server closes it (the request carries Connection: close)."""

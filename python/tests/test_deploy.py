@@ -17,7 +17,8 @@ import gohttp
 from gohttp import wsgi
 
 from apps import echo_app
-from conftest import finish_child, raw_exchange, read_line, read_port, spawn
+from conftest import (finish_child, foreign_env, raw_exchange, read_line,
+                      read_port, spawn)
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
@@ -26,7 +27,8 @@ CURL = shutil.which("curl")
 def curl_has(feature):
     if CURL is None:
         return False
-    out = subprocess.run([CURL, "-V"], capture_output=True, text=True).stdout
+    out = subprocess.run([CURL, "-V"], capture_output=True, text=True,
+                         env=foreign_env(), timeout=20).stdout
     return feature in out.split()
 
 
@@ -45,7 +47,7 @@ def make_cert(directory, name="cert"):
          "-subj", "/CN=localhost", "-addext",
          "subjectAltName=IP:127.0.0.1,DNS:localhost",
          "-keyout", key, "-out", cert],
-        check=True, capture_output=True, timeout=30)
+        check=True, capture_output=True, timeout=30, env=foreign_env())
     return cert, key
 
 
@@ -70,7 +72,8 @@ def https_get(port, cafile, path="/", method="GET", body=None):
 
 def curl(*args):
     out = subprocess.run([CURL, "-sS", "--max-time", "10"] + list(args),
-                         capture_output=True, text=True, timeout=20)
+                         capture_output=True, text=True, timeout=20,
+                         env=foreign_env())
     return out
 
 
