@@ -106,10 +106,16 @@ proxy-selftest: $(PROXY_PLANT_GEN) $(PROXY_PLANT_RACE)
 		echo "proxy self-test: FAILED: test_stale_after_reuse did not catch it"; exit 1; }
 	@echo "proxy self-test: caught (stale-handle tests failed)"
 	@echo "== proxy self-test: GOHTTP_PLANT_PROXY_UNLOCKED, TSan must report a race"
-	@rc=0; TSAN_OPTIONS="halt_on_error=1 exitcode=66 $$TSAN_OPTIONS" \
+	@# TSan sees a race only when the two accesses meet in its history, so
+	@# on a loaded machine one 2 s run may miss it: up to 3 runs, caught
+	@# when one of them reports (a plant no run reports still fails).
+	@for try in 1 2 3; do rc=0; \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 $$TSAN_OPTIONS" \
 		$(PROXY_PLANT_RACE) 2 > $(PROXY_PLANT)/unlocked.log 2>&1 || rc=$$?; \
-	if [ $$rc -ne 66 ] || ! grep -q 'WARNING: ThreadSanitizer: data race' $(PROXY_PLANT)/unlocked.log; then \
-		cat $(PROXY_PLANT)/unlocked.log; \
-		echo "proxy self-test: FAILED: no TSan data race report (exit $$rc)"; exit 1; fi
+		if [ $$rc -eq 66 ] && grep -q 'WARNING: ThreadSanitizer: data race' $(PROXY_PLANT)/unlocked.log; then \
+			echo "proxy self-test: run $$try reported the race"; break; fi; \
+		if [ $$try -eq 3 ]; then cat $(PROXY_PLANT)/unlocked.log; \
+			echo "proxy self-test: FAILED: no TSan data race report in 3 runs (exit $$rc)"; exit 1; fi; \
+	done
 	@grep -m1 'SUMMARY: ThreadSanitizer' $(PROXY_PLANT)/unlocked.log
 	@echo "proxy self-test: caught (TSan data race, exit 66)"
