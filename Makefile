@@ -67,5 +67,6 @@ include mk/proxy.mk
 include mk/core.mk
 include mk/python.mk
 include mk/audit.mk
+include mk/faults.mk
 include mk/bench.mk
 include mk/examples.mk

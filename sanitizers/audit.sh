@@ -40,6 +40,8 @@ rows=(
     "race|go test -race (C handlers)|race go-test"
     "default|proxy self-test: both proxy plants fail their checks|proxy-selftest"
     "cgocheck|test (go, check, examples, pytest, stress)|cgocheck test"
+    "default|fault injection at every allocation point|faults"
+    "asan|fault injection at every allocation point|asan faults"
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
     "selftest|arena leak -> valgrind|selftest-arena-leak-valgrind"
@@ -49,6 +51,7 @@ rows=(
     "selftest|generation check skipped -> proxy Check suite (make proxy-test)|selftest-skip-generation-check"
     "selftest|Go data race -> race detector|selftest-gorace-race"
     "selftest|Go pointer in C memory -> cgocheck2|selftest-cgoptr-cgocheck"
+    "selftest|arena kept on a 503 path -> make faults|selftest-fault-leak-faults"
 )
 
 table=()
