@@ -68,5 +68,6 @@ include mk/core.mk
 include mk/python.mk
 include mk/audit.mk
 include mk/faults.mk
+include mk/fuzz.mk
 include mk/bench.mk
 include mk/examples.mk
