@@ -42,6 +42,7 @@ rows=(
     "cgocheck|test (go, check, examples, pytest, stress)|cgocheck test"
     "default|fault injection at every allocation point|faults"
     "asan|fault injection at every allocation point|asan faults"
+    "default|Go fuzz targets, 10 s each|fuzz FUZZTIME=10s"
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
     "selftest|arena leak -> valgrind|selftest-arena-leak-valgrind"
