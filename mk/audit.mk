@@ -145,7 +145,8 @@ valgrind-shim: $(BUILD)/tests/c/check_shim
 
 SELFTESTS := arena-uaf-asan arena-leak-lsan arena-leak-valgrind \
              proxy-unlocked-tsan proxy-unlocked-tsan-host skip-generation-stress \
-             skip-generation-check gorace-race cgoptr-cgocheck fault-leak-faults
+             skip-generation-check gorace-race cgoptr-cgocheck fault-leak-faults \
+             skip-generation-fuzz
 SUBMAKE := $(MAKE) --no-print-directory
 st_tree = BUILD=build/selftest/$(1)
 # A few requests are enough: each planted bug fires on every request.
@@ -226,6 +227,14 @@ selftest-fault-leak-faults:
 	  '$(SUBMAKE) $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK lib' \
 	  '$(SUBMAKE) faults $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK' \
 	  'handle table full'
+
+# The generation check removed, caught by the libFuzzer target of the
+# handle table (mk/fuzz.mk): a freed handle resolves, the model aborts.
+selftest-skip-generation-fuzz:
+	@sanitizers/selftest.sh skip-generation-fuzz 'ERROR: libFuzzer: deadly signal' \
+	  '$(SUBMAKE) $(call st_tree,skip-generation-fuzz) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy' \
+	  'mkdir -p build/selftest/skip-generation-fuzz/corpus && build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy -max_total_time=60 -max_len=512 -artifact_prefix=build/selftest/skip-generation-fuzz/ build/selftest/skip-generation-fuzz/corpus proxy/tests/fuzz_proxy_corpus' \
+	  'in LLVMFuzzerTestOneInput .*fuzz_proxy.c'
 
 # --- make audit -------------------------------------------------------------
 

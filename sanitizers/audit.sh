@@ -53,6 +53,7 @@ rows=(
     "selftest|Go data race -> race detector|selftest-gorace-race"
     "selftest|Go pointer in C memory -> cgocheck2|selftest-cgoptr-cgocheck"
     "selftest|arena kept on a 503 path -> make faults|selftest-fault-leak-faults"
+    "selftest|generation check skipped -> proxy libFuzzer target|selftest-skip-generation-fuzz"
 )
 
 table=()
