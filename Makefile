@@ -67,5 +67,7 @@ include mk/proxy.mk
 include mk/core.mk
 include mk/python.mk
 include mk/audit.mk
+include mk/faults.mk
+include mk/fuzz.mk
 include mk/bench.mk
 include mk/examples.mk

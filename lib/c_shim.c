@@ -10,3 +10,4 @@
 #include "../shim/dispatch.c"
 #include "../shim/doorbell.c"
 #include "../shim/errors.c"
+#include "../shim/faults.c"

@@ -76,6 +76,10 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	// Owner of the token: this exchange; dropped by ex.end, after the C
 	// handle that carries it is freed (lib/tokens.go).
 	ex.token = exchangeTokens.put(ex)
+	if ex.token == 0 {
+		http.Error(rw, "token table full", http.StatusServiceUnavailable)
+		return false
+	}
 	// The arena and the handle come from ONE C call (gohttp__request_begin,
 	// made by alloc once the view is sized) and go back in ONE
 	// (gohttp__request_end, in ex.end). The cleanup is deferred before

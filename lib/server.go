@@ -607,6 +607,9 @@ func (s *server) leaveHandler() {
 // takeSlot waits up to queue_timeout_ms for a dispatch slot (false on
 // timeout or when the client went away first).
 func (s *server) takeSlot(ctx context.Context) bool {
+	if faultFail(faultSlot) {
+		return false // as if every slot stayed busy (fault injection)
+	}
 	select {
 	case s.slots <- struct{}{}:
 		return true

@@ -115,6 +115,45 @@ void gohttp__test_echo(gohttp_handle w, const gohttp_request *req, void *ud)
         fprintf(stderr, "echo: write returned %lld for %zu\n", (long long)wrote, len);
 }
 
+static int put_netstring(gohttp_handle w, const char *s, size_t len)
+{
+    char num[32];
+    int m = snprintf(num, sizeof num, "%zu:", len);
+    if (gohttp_write(w, num, m) != m || gohttp_write(w, s, (int64_t)len) != (int64_t)len ||
+        gohttp_write(w, ",", 1) != 1)
+        return -1;
+    return s[len] == 0 ? 0 : -1;
+}
+
+void gohttp__test_echo_all(gohttp_handle w, const gohttp_request *req, void *ud)
+{
+    (void)ud;
+    int terminated = req->method[req->method_len] == 0 && req->url[req->url_len] == 0 &&
+                     req->path[req->path_len] == 0 && req->raw_query[req->raw_query_len] == 0;
+    for (size_t i = 0; i < req->header_count; i++)
+        terminated = terminated && req->headers[i].name[req->headers[i].name_len] == 0 &&
+                     req->headers[i].value[req->headers[i].value_len] == 0;
+    if (!terminated) {
+        gohttp_write_header(w, 500);
+        return;
+    }
+    put_netstring(w, req->method, req->method_len);
+    put_netstring(w, req->url, req->url_len);
+    put_netstring(w, req->path, req->path_len);
+    put_netstring(w, req->raw_query, req->raw_query_len);
+    putf(w, "%zu:", req->header_count);
+    for (size_t i = 0; i < req->header_count; i++) {
+        put_netstring(w, req->headers[i].name, req->headers[i].name_len);
+        put_netstring(w, req->headers[i].value, req->headers[i].value_len);
+    }
+    char buf[4096];
+    int64_t n;
+    while ((n = gohttp_read_body(w, buf, sizeof buf)) > 0)
+        gohttp_write(w, buf, n);
+    if (n < 0)
+        putf(w, "!read_body=%lld", (long long)n);
+}
+
 // Threads: several C threads write fixed-size lines into one response at
 // once; the library must serialize them so every line arrives whole.
 typedef struct writer_arg {

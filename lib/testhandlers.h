@@ -20,6 +20,11 @@ GOHTTP_TEST_API void gohttp__test_set_slot(int i, gohttp_server s);
 
 GOHTTP_TEST_API void gohttp__test_hello(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_echo(gohttp_handle w, const gohttp_request *req, void *ud);
+/* Echo of every field as the handler saw it, in the body: netstrings
+ * ("<len>:<bytes>,") of method, url, path, raw_query, then "<count>:" and
+ * one netstring per header name and value, then the body. A string whose
+ * NUL terminator is missing is answered 500. For lib/fuzz_test.go. */
+GOHTTP_TEST_API void gohttp__test_echo_all(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_threads(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_stash(gohttp_handle w, const gohttp_request *req, void *ud);
 GOHTTP_TEST_API void gohttp__test_block(gohttp_handle w, const gohttp_request *req, void *ud);

@@ -58,6 +58,7 @@ const (
 	thRules
 	thNoBody
 	thCount
+	thEchoAll
 )
 
 func (h testHandler) c() C.gohttp_handler {
@@ -100,6 +101,8 @@ func (h testHandler) c() C.gohttp_handler {
 		return C.gohttp_handler(C.gohttp__test_nobody)
 	case thCount:
 		return C.gohttp_handler(C.gohttp__test_count)
+	case thEchoAll:
+		return C.gohttp_handler(C.gohttp__test_echo_all)
 	}
 	panic("unknown test handler")
 }

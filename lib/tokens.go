@@ -30,9 +30,14 @@ type tokenTable struct {
 	free []uintptr   // dropped tokens, reused last-in first-out
 }
 
-// put registers ex and returns its token (>= 1). Owner of the token: the
+// put registers ex and returns its token (>= 1), or 0 when the table takes
+// no more (only ever under fault injection in test builds, lib/faults.go:
+// a Go allocation failure aborts the process). Owner of the token: the
 // caller, which must drop it exactly once.
 func (t *tokenTable) put(ex *exchange) uintptr {
+	if faultFail(faultToken) {
+		return 0
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if n := len(t.free); n > 0 {

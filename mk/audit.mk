@@ -17,6 +17,8 @@
 #   make cgocheck          the whole `test` goal (Go tests, C examples,
 #                          pytest, stress) against a cgocheck2 library
 #   make audit-selftest    every planted bug must be reported by its checker
+#   make faults            (mk/faults.mk) fault injection; rows of the audit
+#                          in the default and asan flavors
 #   make audit             every row above, a table, build/audit/report.md;
 #                          it also runs `make proxy-selftest` (mk/proxy.mk)
 #                          as a row of its own
@@ -150,7 +152,8 @@ valgrind-shim: $(BUILD)/tests/c/check_shim
 
 SELFTESTS := arena-uaf-asan arena-leak-lsan arena-leak-valgrind \
              proxy-unlocked-tsan proxy-unlocked-tsan-host skip-generation-stress \
-             skip-generation-check gorace-race cgoptr-cgocheck
+             skip-generation-check gorace-race cgoptr-cgocheck fault-leak-faults \
+             skip-generation-fuzz
 SUBMAKE := $(MAKE) --no-print-directory
 st_tree = BUILD=build/selftest/$(1)
 # A few requests are enough: each planted bug fires on every request.
@@ -222,6 +225,23 @@ selftest-cgoptr-cgocheck:
 	  '$(SUBMAKE) cgocheck $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr build/selftest/cgoptr/stress/stress_host' \
 	  '$(SUBMAKE) cgocheck stress-c $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr $(ST_STRESS)' \
 	  'plantCgoPtr'
+
+# The arena of a request refused 503 "handle table full" is kept (the
+# counters see it): the fault-injection driver must fail on counters that
+# do not return to zero.
+selftest-fault-leak-faults:
+	@sanitizers/selftest.sh fault-leak-faults 'stats not at zero after test: .*LiveArenas:[1-9]' \
+	  '$(SUBMAKE) $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK lib' \
+	  '$(SUBMAKE) faults $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK' \
+	  'handle table full'
+
+# The generation check removed, caught by the libFuzzer target of the
+# handle table (mk/fuzz.mk): a freed handle resolves, the model aborts.
+selftest-skip-generation-fuzz:
+	@sanitizers/selftest.sh skip-generation-fuzz 'ERROR: libFuzzer: deadly signal' \
+	  '$(SUBMAKE) $(call st_tree,skip-generation-fuzz) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy' \
+	  'mkdir -p build/selftest/skip-generation-fuzz/corpus && build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy -max_total_time=60 -max_len=512 -artifact_prefix=build/selftest/skip-generation-fuzz/ build/selftest/skip-generation-fuzz/corpus proxy/tests/fuzz_proxy_corpus' \
+	  'in LLVMFuzzerTestOneInput .*fuzz_proxy.c'
 
 # --- make audit -------------------------------------------------------------
 

@@ -40,6 +40,9 @@ rows=(
     "race|go test -race (C handlers)|race go-test"
     "default|proxy self-test: both proxy plants fail their checks|proxy-selftest"
     "cgocheck|test (go, check, examples, pytest, stress)|cgocheck test"
+    "default|fault injection at every allocation point|faults"
+    "asan|fault injection at every allocation point|asan faults"
+    "default|Go fuzz targets, 10 s each|fuzz FUZZTIME=10s"
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
     "selftest|arena leak -> valgrind|selftest-arena-leak-valgrind"
@@ -49,6 +52,8 @@ rows=(
     "selftest|generation check skipped -> proxy Check suite (make proxy-test)|selftest-skip-generation-check"
     "selftest|Go data race -> race detector|selftest-gorace-race"
     "selftest|Go pointer in C memory -> cgocheck2|selftest-cgoptr-cgocheck"
+    "selftest|arena kept on a 503 path -> make faults|selftest-fault-leak-faults"
+    "selftest|generation check skipped -> proxy libFuzzer target|selftest-skip-generation-fuzz"
 )
 
 table=()

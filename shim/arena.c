@@ -42,7 +42,7 @@ int64_t gohttp__arena_bytes(void)
  * for these names as frames in sanitizer and memcheck reports. */
 __attribute__((noinline)) void *gohttp__arena_new(size_t size)
 {
-    if (size > SIZE_MAX - sizeof(arena_head))
+    if (size > SIZE_MAX - sizeof(arena_head) || GOHTTP_FAULT(GOHTTP_FAULT_ARENA))
         return NULL;
     /* Owner: the caller (gohttp__request_begin for lib/dispatch.go
      * route.serve); freed by gohttp__arena_free below. */

@@ -40,7 +40,7 @@ gohttp__bell *gohttp__bell_new(void)
 {
     /* Owner: the server (lib/server.go gohttp_server_new); destroyed by
      * gohttp__bell_destroy in gohttp_free. */
-    gohttp__bell *b = calloc(1, sizeof *b);
+    gohttp__bell *b = GOHTTP_FAULT(GOHTTP_FAULT_BELL) ? NULL : calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;
     pthread_condattr_t attr;

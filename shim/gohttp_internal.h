@@ -31,6 +31,44 @@ typedef const void gohttp__cvoid;
 typedef const gohttp_options gohttp__coptions;
 typedef const gohttp_header gohttp__cheader;
 
+/* ---- fault injection (faults.c, test builds only) ------------------------ */
+
+/* The allocation points that cross the boundary. In a build with
+ * GOHTTP_FAULTS (set only by lib/faults.go, i.e. go test -tags gohttp_test)
+ * each point calls gohttp__fault, which counts it and answers 1 when this
+ * call is the armed one: the point then fails as if its allocation had.
+ * Without GOHTTP_FAULTS, GOHTTP_FAULT(p) is the constant 0 and faults.c is
+ * empty, so the shipped library holds neither code nor symbol of it. The
+ * Go points (token table, handler slots) call lib/faults.go's faultFail,
+ * a constant false in the shipped build (lib/faults_off.go). */
+enum gohttp__fault_point {
+    GOHTTP_FAULT_ARENA = 0,     /* gohttp__arena_new: the request arena     */
+    GOHTTP_FAULT_EXCHANGE_REF,  /* gohttp__exchange_ref: exchange table     */
+    GOHTTP_FAULT_SERVER_REF,    /* gohttp__server_ref: server table         */
+    GOHTTP_FAULT_BELL,          /* gohttp__bell_new: the pull doorbell      */
+    GOHTTP_FAULT_PROXY_PAGE,    /* proxy.c page/table calloc (its hook)     */
+    GOHTTP_FAULT_TOKEN,         /* lib/tokens.go put: token table           */
+    GOHTTP_FAULT_SLOT,          /* lib/server.go takeSlot: handler slots    */
+    GOHTTP_FAULT_NPOINTS
+};
+
+#ifdef GOHTTP_FAULTS
+/* Counts one call at point p; 1 if it must fail. */
+GOHTTP_INTERNAL int gohttp__fault(int p);
+/* Start a run: forget the counts, fail the nth call from now (0: none). */
+GOHTTP_INTERNAL void gohttp__fault_arm(int64_t nth);
+/* Calls counted since the last arm; with seq non-NULL, the points of the
+ * first cap calls in order. */
+GOHTTP_INTERNAL int64_t gohttp__fault_calls(int *seq, int64_t cap);
+/* 1 once the armed call has been failed. */
+GOHTTP_INTERNAL int gohttp__fault_fired(void);
+/* The proxy's allocator in this build (GOHTTP_PROXY_CALLOC, lib/c_proxy.c). */
+GOHTTP_INTERNAL void *gohttp__fault_calloc(size_t n, size_t size);
+#define GOHTTP_FAULT(p) gohttp__fault(p)
+#else
+#define GOHTTP_FAULT(p) 0
+#endif
+
 /* ---- handles (dispatch.c) ------------------------------------------------ */
 
 /* The process-wide exchange table (for gohttp_stats' live_handles),
