@@ -211,6 +211,22 @@ def test_interpreter_exit_with_request_in_flight(mode):
             proc.wait()
 
 
+def _stuck_python_thread_env():
+    """The child's environment change when a Python thread (a pull worker
+    in a handler that outlives every drain) is still running at exit.
+
+    asan flavor only: that thread's frames (CPython 3.11 keeps them in
+    mmap'd data-stack chunks, which LSan does not scan) hold the last
+    references to objects it uses (its thread bootstate, dicts), and LSan
+    reports memory in use by a running thread as a direct leak. Leak
+    detection is off for this child only; ASan, UBSan and every check of
+    the test stay on."""
+    if "detect_leaks=1" not in os.environ.get("ASAN_OPTIONS", ""):
+        return None
+    return {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"].replace(
+        "detect_leaks=1", "detect_leaks=0")}
+
+
 @pytest.mark.parametrize("mode", [gohttp.PULL, gohttp.PUSH])
 def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
     """A handler that outlives the exit drain timeout: the process still
@@ -218,18 +234,7 @@ def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
     sanitizer report or traceback on its way out. The stuck handler's
     server cannot be freed, so its counters at exit show it still live."""
     env_script = "import gohttp._server as s; s.EXIT_DRAIN_TIMEOUT = 1.0\n"
-    set_env = None
-    if mode == gohttp.PULL and "detect_leaks=1" in os.environ.get(
-            "ASAN_OPTIONS", ""):
-        # asan flavor, pull mode: the stuck worker thread is still running
-        # at exit, and its frame (CPython 3.11 keeps frames in mmap'd
-        # data-stack chunks, which LSan does not scan) holds the last
-        # reference to its gohttp_exchange buffer (cffi ffi.new). LSan
-        # reports that buffer, in use by a running thread, as a direct
-        # leak. Leak detection is off for this child only; ASan, UBSan and
-        # every check below stay on.
-        set_env = {"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"].replace(
-            "detect_leaks=1", "detect_leaks=0")}
+    set_env = _stuck_python_thread_env() if mode == gohttp.PULL else None
     proc = spawn(["-c", env_script + EXIT_SCRIPT, mode, "30"],
                  set_env=set_env)
     try:
@@ -403,7 +408,9 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
     """SIGTERM/Ctrl-C while a handler runs longer than the drain timeout:
     the drain is bounded, run() returns and the process exits (the stuck
     handler cannot be stopped, but it must not keep the process alive)."""
-    proc = spawn(["-c", STUCK_HANDLER_SCRIPT])
+    # The default dispatch is pull: the stuck handler is a Python thread.
+    proc = spawn(["-c", STUCK_HANDLER_SCRIPT],
+                 set_env=_stuck_python_thread_env())
     try:
         port = read_port(proc)
         t = threading.Thread(target=_try_request, args=(port,), daemon=True)
