@@ -44,7 +44,7 @@ func TestOptionsInitAndStrerror(t *testing.T) {
 	goDefaults := tOptions{ReadHeaderTimeoutMS: d.readHeaderTimeout.Milliseconds(),
 		IdleTimeoutMS: d.idleTimeout.Milliseconds(), WriteTimeoutMS: d.writeTimeout.Milliseconds(),
 		MaxHeaderBytes: int64(d.maxHeaderBytes), MaxBodyBytes: d.maxBodyBytes, MaxHandlers: int32(d.maxHandlers),
-		QueueTimeoutMS: d.queueTimeout.Milliseconds(),
+		QueueTimeoutMS:   d.queueTimeout.Milliseconds(),
 		LimitRequestLine: int64(d.limits.requestLine), LimitRequestFields: int64(d.limits.fields),
 		LimitRequestFieldSize: int64(d.limits.fieldSize), BodyReadTimeoutMS: d.bodyReadTimeout.Milliseconds(),
 		SendTimeoutMS: d.sendTimeout.Milliseconds(), MaxConnections: int64(d.maxConnections)}

@@ -25,7 +25,6 @@ type route struct {
 	userdata uintptr // the host's value, passed back untouched (gohttp__route)
 }
 
-
 // ServeHTTP runs one request through the C side. All cleanup happens
 // inside serve; only then, if the handler called gohttp_abort, the
 // ErrAbortHandler panic tells net/http to drop the connection.

@@ -57,7 +57,8 @@ type exchange struct {
 	// stalled past body_read_timeout.
 	bodyFailed int
 
-	sendBy time.Time // write deadline last set on the connection
+	sendBy  time.Time // write deadline last set on the connection
+	written int64     // body bytes given to rw.Write so far
 }
 
 // pendingStatus is the status a failed body read implies when the handler
@@ -83,6 +84,10 @@ func failText(status int) string {
 	}
 	return http.StatusText(status)
 }
+
+// bufferedBody is how much of a response body net/http buffers before it
+// writes to the connection (its bufferBeforeChunkingSize).
+const bufferedBody = 2048
 
 // refreshSend moves the connection's write deadline to now+send_timeout
 // when less than half of it is left, so a client that stops reading frees
@@ -227,7 +232,9 @@ func (ex *exchange) writeHeader(status int) int {
 	if ex.wroteHeader {
 		return fail(codeState, "write_header(%d): status already sent", status)
 	}
-	ex.refreshSend()
+	if status < 200 {
+		ex.refreshSend() // 1xx go out at once; a final status waits
+	}
 	ex.rw.WriteHeader(status)
 	// 1xx other than 101 are informational: net/http sends them at once
 	// and the final status is still to come.
@@ -351,7 +358,12 @@ func (ex *exchange) write(buf unsafe.Pointer, n int64) int64 {
 		b = unsafe.Slice((*byte)(buf), n)
 	}
 	ex.implicitStatus()
-	ex.refreshSend()
+	// net/http keeps the first bufferedBody bytes of a response in its own
+	// buffer until the handler returns (front.ServeHTTP sets the deadline
+	// of that final flush); only bytes past them may reach the socket now.
+	if ex.written += n; ex.written > bufferedBody {
+		ex.refreshSend()
+	}
 	m, err := ex.rw.Write(b)
 	ex.wroteHeader = true
 	switch {

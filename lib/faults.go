@@ -44,7 +44,7 @@ func tFaultCalls() []int {
 }
 
 var faultPointNames = map[int]string{
-	faultPointArena:       "arena (shim/arena.c gohttp__arena_new)",
+	faultPointArena:                  "arena (shim/arena.c gohttp__arena_new)",
 	int(C.GOHTTP_FAULT_EXCHANGE_REF): "exchange table (shim/dispatch.c gohttp__exchange_ref)",
 	int(C.GOHTTP_FAULT_SERVER_REF):   "server table (shim/dispatch.c gohttp__server_ref)",
 	int(C.GOHTTP_FAULT_BELL):         "doorbell (shim/doorbell.c gohttp__bell_new)",

@@ -184,9 +184,11 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	} else if g := guardOf(r.Context()); g != nil {
 		g.arrived = time.Now()
 	}
-	s.sendDeadline(rw) // the previous request's deadline may have passed
+	// Writes that can reach the socket while the handler runs (past
+	// net/http's buffer, flushes, 1xx) set their own deadline
+	// (exchange.refreshSend); this one is for net/http's final flush.
 	s.dispatch(rw, r)
-	s.sendDeadline(rw) // for net/http's final flush after the handler
+	s.sendDeadline(rw)
 }
 
 // queueLeft is what remains of queue_timeout for r: the wait for a slot
