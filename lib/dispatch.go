@@ -99,7 +99,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	if rt.seed != nil {
 		buildSeedView(r, body, alloc)
 	} else {
-		buildView(r, alloc)
+		buildView(r, s.scheme(), alloc)
 	}
 	if ex.arena == nil {
 		http.Error(rw, "out of memory", http.StatusServiceUnavailable)

@@ -157,6 +157,9 @@ type arrivedKey struct{}
 type front struct{ s *server }
 
 func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	// First, so routes, the view and the access log all see the client
+	// a trusted proxy names (forwarded.go).
+	r = f.s.opts.forwarded.applyForwarded(r)
 	if log := f.s.log; log != nil {
 		lw := &loggedWriter{ResponseWriter: rw}
 		start := time.Now()
@@ -187,6 +190,14 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	s.sendDeadline(rw) // the previous request's deadline may have passed
 	s.dispatch(rw, r)
 	s.sendDeadline(rw) // for net/http's final flush after the handler
+}
+
+// scheme is how clients reach the server itself: "https" with TLS.
+func (s *server) scheme() string {
+	if s.opts.tlsConfig != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // queueLeft is what remains of queue_timeout for r: the wait for a slot
