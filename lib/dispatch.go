@@ -149,6 +149,9 @@ func (rt *route) handOff(ex *exchange, r *http.Request) bool {
 		return true
 	case <-t.C:
 		if ex.withdraw() {
+			if m := s.metrics; m != nil {
+				m.queueTimeouts.Add(1)
+			}
 			http.Error(ex.rw, "no worker took the request", http.StatusServiceUnavailable)
 			return false
 		}

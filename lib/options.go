@@ -29,10 +29,11 @@ type serverOptions struct {
 	maxConnections    int
 	// tlsConfig is set when certfile/keyfile were given: connections are
 	// TLS, the framing guard reads their plaintext (front.go).
-	tlsConfig *tls.Config
-	h2c       bool       // HTTP/2 with prior knowledge on plain connections
-	accessLog string     // path, "-" for stdout, "" for none
-	forwarded *allowList // trusted proxies (forwarded.go); nil: none
+	tlsConfig   *tls.Config
+	h2c         bool       // HTTP/2 with prior knowledge on plain connections
+	accessLog   string     // path, "-" for stdout, "" for none
+	forwarded   *allowList // trusted proxies (forwarded.go); nil: none
+	metricsBind string     // metrics listener address (metrics.go); "": none
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -175,6 +176,16 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 			return opts, fail(codeInval, "gohttp_options.forwarded_allow_ips: %q is neither an IP address, a CIDR block nor \"*\"", bad)
 		}
 		opts.forwarded = l
+	}
+	if o.metrics_bind != nil {
+		v, code := cStringArg("gohttp_options.metrics_bind", (*C.char)(unsafe.Pointer(o.metrics_bind)), maxAddrLen)
+		if code != codeOK {
+			return opts, code
+		}
+		if v == "" {
+			return opts, fail(codeInval, "gohttp_options.metrics_bind is empty (NULL for none)")
+		}
+		opts.metricsBind = v
 	}
 	return opts, codeOK
 }

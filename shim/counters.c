@@ -81,4 +81,5 @@ void gohttp_options_init(gohttp_options *opts)
     opts->h2c = 0;
     opts->access_log = NULL;
     opts->forwarded_allow_ips = NULL;
+    opts->metrics_bind = NULL;
 }

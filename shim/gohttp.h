@@ -255,6 +255,21 @@ typedef struct gohttp_options {
                                        X-Forwarded-Host (last value each);
                                        from any other peer they are
                                        ordinary headers                  */
+    const char *metrics_bind;       /* "host:port" of a second listener
+                                       serving Prometheus text format at
+                                       GET /metrics (requests by status
+                                       class, 400/408/413/431 counts, in
+                                       flight, handler slots busy, queue
+                                       waits and 503s, a latency
+                                       histogram, the gohttp_stats
+                                       counters); NULL (default): none.
+                                       NUL-terminated, at most 1024
+                                       bytes, copied by gohttp_server_new,
+                                       never retained. Bound by
+                                       gohttp_start (a failure is
+                                       GOHTTP_EBIND and the server does
+                                       not start), closed when the server
+                                       has stopped                       */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */

@@ -149,6 +149,11 @@ def main(argv=None):
                         "of proxies trusted to set X-Forwarded-For, "
                         "-Proto and -Host (REMOTE_ADDR, wsgi.url_scheme, "
                         "HTTP_HOST), '*' for all (default: none)")
+    parser.add_argument("--metrics-bind", default=None,
+                        metavar="HOST:PORT",
+                        help="serve Prometheus metrics (GET /metrics) from "
+                        "Go on this second address; one process only, not "
+                        "with --workers (default: none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -163,7 +168,8 @@ def main(argv=None):
                    max_handlers=args.max_handlers, certfile=args.certfile,
                    keyfile=args.keyfile, h2c=args.h2c,
                    access_log=args.access_log,
-                   forwarded_allow_ips=args.forwarded_allow_ips)
+                   forwarded_allow_ips=args.forwarded_allow_ips,
+                   metrics_bind=args.metrics_bind)
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)
@@ -173,6 +179,12 @@ def main(argv=None):
         if not sep or not prefix or not directory:
             parser.error("--static wants PREFIX=DIR, got %r" % spec)
         statics.append((prefix, directory))
+    if args.metrics_bind and (args.workers != 1 or
+                              args.max_requests is not None):
+        # Every worker would bind the address (and with SO_REUSEPORT a
+        # scrape would reach one worker at random).
+        parser.error("--metrics-bind serves one process: not with "
+                     "--workers or --max-requests")
     if (args.workers != 1 or args.max_requests is not None) and \
             _workers.WORKER is None:
         return supervise(parser, args, options, supervised, scheme,

@@ -363,6 +363,9 @@ class Server:
                   Request.scheme from X-Forwarded-Proto and HTTP_HOST /
                   Request.host from X-Forwarded-Host; from other peers
                   those are ordinary headers.  A bad entry: ValueError.
+    metrics_bind  "HOST:PORT" of a second listener, run by Go from start()
+                  until the server stopped, answering GET /metrics in the
+                  Prometheus text format; None (default): none.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
@@ -370,7 +373,7 @@ class Server:
                  read_header_timeout=None, idle_timeout=None,
                  write_timeout=None, queue_timeout=None, reuse_port=None,
                  certfile=None, keyfile=None, h2c=False, access_log=None,
-                 forwarded_allow_ips=None):
+                 forwarded_allow_ips=None, metrics_bind=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -419,6 +422,15 @@ class Server:
                                     ("access_log", access_log)))
         if forwarded_allow_ips is not None:
             held.append(_allow_list(opts, forwarded_allow_ips))
+        if metrics_bind is not None:
+            if not isinstance(metrics_bind, str):
+                raise TypeError("metrics_bind must be a str 'HOST:PORT'")
+            raw = metrics_bind.encode("utf-8")
+            if b"\0" in raw:
+                raise ValueError("metrics_bind contains NUL")
+            buf = ffi.new("char[]", raw)  # owner: held, until server_new
+            held.append(buf)
+            opts.metrics_bind = buf
         if (certfile is None) != (keyfile is None):
             raise ValueError("certfile and keyfile go together")
         self.tls = certfile is not None
