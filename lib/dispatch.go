@@ -102,7 +102,7 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	if rt.seed != nil {
 		buildSeedView(r, body, alloc)
 	} else {
-		buildView(r, alloc)
+		buildView(r, s.scheme(), alloc)
 	}
 	if ex.arena == nil {
 		http.Error(rw, "out of memory", http.StatusServiceUnavailable)
@@ -152,6 +152,9 @@ func (rt *route) handOff(ex *exchange, r *http.Request) bool {
 		return true
 	case <-t.C:
 		if ex.withdraw() {
+			if m := s.metrics; m != nil {
+				m.queueTimeouts.Add(1)
+			}
 			http.Error(ex.rw, "no worker took the request", http.StatusServiceUnavailable)
 			return false
 		}

@@ -157,11 +157,18 @@ type arrivedKey struct{}
 type front struct{ s *server }
 
 func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if log := f.s.log; log != nil {
+	// First, so routes, the view and the access log all see the client
+	// a trusted proxy names (forwarded.go).
+	r = f.s.opts.forwarded.applyForwarded(r)
+	if f.s.log != nil || f.s.metrics != nil {
 		lw := &loggedWriter{ResponseWriter: rw}
 		start := time.Now()
-		// Deferred: an aborted request (ErrAbortHandler) is logged too.
-		defer log.line(r, lw, start)
+		if m := f.s.metrics; m != nil {
+			m.inFlight.Add(1)
+		}
+		// Deferred: an aborted request (ErrAbortHandler) is counted
+		// and logged too.
+		defer f.s.finished(r, lw, start)
 		rw = lw
 	}
 	if r.Method == rejectMethod {
@@ -189,6 +196,29 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// (exchange.refreshSend); this one is for net/http's final flush.
 	s.dispatch(rw, r)
 	s.sendDeadline(rw)
+}
+
+// finished logs and counts one request once it is answered.
+func (s *server) finished(r *http.Request, lw *loggedWriter, start time.Time) {
+	if s.log != nil {
+		s.log.line(r, lw, start)
+	}
+	if m := s.metrics; m != nil {
+		status := lw.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http sends 200
+		}
+		m.observe(status, time.Since(start))
+		m.inFlight.Add(-1)
+	}
+}
+
+// scheme is how clients reach the server itself: "https" with TLS.
+func (s *server) scheme() string {
+	if s.opts.tlsConfig != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // queueLeft is what remains of queue_timeout for r: the wait for a slot

@@ -31,7 +31,7 @@ type tView struct {
 func tBuildView(r *http.Request) (v tView, ok bool) {
 	var arena unsafe.Pointer
 	var size uintptr
-	p := buildView(r, func(n uintptr) unsafe.Pointer {
+	p := buildView(r, "http", func(n uintptr) unsafe.Pointer {
 		size = n
 		arena = C.gohttp__arena_new(C.size_t(n))
 		return arena

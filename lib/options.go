@@ -29,9 +29,11 @@ type serverOptions struct {
 	maxConnections    int
 	// tlsConfig is set when certfile/keyfile were given: connections are
 	// TLS, the framing guard reads their plaintext (front.go).
-	tlsConfig *tls.Config
-	h2c       bool   // HTTP/2 with prior knowledge on plain connections
-	accessLog string // path, "-" for stdout, "" for none
+	tlsConfig   *tls.Config
+	h2c         bool       // HTTP/2 with prior knowledge on plain connections
+	accessLog   string     // path, "-" for stdout, "" for none
+	forwarded   *allowList // trusted proxies (forwarded.go); nil: none
+	metricsBind string     // metrics listener address (metrics.go); "": none
 }
 
 // Limits beyond which an option is rejected as GOHTTP_EINVAL rather than
@@ -47,7 +49,8 @@ const (
 	maxHandlersCap    = 8192
 	maxLimitCap       = 1 << 20 // request line / field size / field count
 	maxConnectionsCap = 1 << 20
-	maxPathArgLen     = 4096 // certfile, keyfile, access_log, static directory
+	maxPathArgLen     = 4096    // certfile, keyfile, access_log, static directory
+	maxAllowListLen   = 1 << 16 // forwarded_allow_ips
 )
 
 // The GOHTTP_DEFAULT_* values of gohttp.h, which gohttp_options_init
@@ -163,6 +166,27 @@ func parseOptions(o *C.gohttp__coptions) (serverOptions, int) {
 		return opts, code
 	}
 	opts.accessLog = logPath
+	if o.forwarded_allow_ips != nil {
+		v, code := cStringArg("gohttp_options.forwarded_allow_ips", (*C.char)(unsafe.Pointer(o.forwarded_allow_ips)), maxAllowListLen)
+		if code != codeOK {
+			return opts, code
+		}
+		l, bad := parseAllowList(v)
+		if bad != "" {
+			return opts, fail(codeInval, "gohttp_options.forwarded_allow_ips: %q is neither an IP address, a CIDR block nor \"*\"", bad)
+		}
+		opts.forwarded = l
+	}
+	if o.metrics_bind != nil {
+		v, code := cStringArg("gohttp_options.metrics_bind", (*C.char)(unsafe.Pointer(o.metrics_bind)), maxAddrLen)
+		if code != codeOK {
+			return opts, code
+		}
+		if v == "" {
+			return opts, fail(codeInval, "gohttp_options.metrics_bind is empty (NULL for none)")
+		}
+		opts.metricsBind = v
+	}
 	return opts, codeOK
 }
 

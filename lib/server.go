@@ -55,6 +55,9 @@ type server struct {
 	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
 	roots  []*os.Root        // static route directories; closed by gohttp_free; guarded by mu
 	log    *accessLog        // nil: no access log; closed by gohttp_free
+	// metrics: nil without metrics_bind; its listener runs from start
+	// until the server has stopped (metrics.go).
+	metrics *serverMetrics
 
 	mu            sync.Mutex
 	state         serverState
@@ -127,6 +130,9 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 			return C.int(fail(codeInval, "gohttp_options.access_log: %v", err))
 		}
 		s.log = log
+	}
+	if opts.metricsBind != "" {
+		s.metrics = newServerMetrics(opts.metricsBind)
 	}
 	s.conns.max = opts.maxConnections
 	s.conns.idle = make(map[*guardConn]struct{})
@@ -243,6 +249,12 @@ func (s *server) start(addr string) int {
 	raw, err := s.listenConfig().Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fail(codeBind, "%v", err)
+	}
+	if s.metrics != nil {
+		if err := s.metrics.start(s); err != nil {
+			raw.Close()
+			return fail(codeBind, "metrics_bind: %v", err)
+		}
 	}
 	ln := &closeOnceListener{Listener: &guardListener{Listener: raw, s: s}}
 	s.ln = ln
@@ -441,6 +453,7 @@ func (s *server) shortenDrainLocked(timeout time.Duration, forever bool) {
 func (s *server) checkStoppedLocked() {
 	if s.state == stateStopping && s.serveReturned && s.closeDone && s.active == 0 {
 		s.state = stateStopped
+		s.metrics.stop()
 		close(s.stopped)
 		C.gohttp__bell_close(s.bell) // waiting gohttp_next callers: ECLOSED
 	}
@@ -615,12 +628,18 @@ func (s *server) takeSlot(ctx context.Context) bool {
 		return true
 	default:
 	}
+	if m := s.metrics; m != nil {
+		m.queueWaits.Add(1)
+	}
 	t := time.NewTimer(s.opts.queueTimeout)
 	defer t.Stop()
 	select {
 	case s.slots <- struct{}{}:
 		return true
 	case <-t.C:
+		if m := s.metrics; m != nil {
+			m.queueTimeouts.Add(1)
+		}
 		return false
 	case <-ctx.Done():
 		return false

@@ -58,10 +58,20 @@ type arenaAlloc func(size uintptr) unsafe.Pointer
 // size from alloc and lays the view into it: the struct, the header array,
 // then every string. Returns nil when out of memory. The arena is alloc's
 // caller's (route.serve frees it once the handler can no longer see it).
-func buildView(r *http.Request, alloc arenaAlloc) unsafe.Pointer {
+//
+// scheme is the server's ("https" with TLS, else "http") unless a trusted
+// proxy's X-Forwarded-Proto replaced it (forwarded.go).
+func buildView(r *http.Request, scheme string, alloc arenaAlloc) unsafe.Pointer {
 	var nameBuf [16]string
 	names := sortedHeaderNames(r.Header, nameBuf[:0])
-	strs := []string{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Host, r.Proto, r.RemoteAddr}
+	forwarded := 0
+	if f := forwardedOf(r); f != nil {
+		forwarded = f.flags
+		if f.scheme != "" {
+			scheme = f.scheme
+		}
+	}
+	strs := []string{r.Method, r.RequestURI, r.URL.Path, r.URL.RawQuery, r.Host, r.Proto, r.RemoteAddr, scheme}
 	nvals := 0
 	size := uintptr(0)
 	for _, s := range strs {
@@ -92,6 +102,8 @@ func buildView(r *http.Request, alloc arenaAlloc) unsafe.Pointer {
 	req.host, req.host_len = a.str(r.Host)
 	req.proto, req.proto_len = a.str(r.Proto)
 	req.remote_addr, req.remote_addr_len = a.str(r.RemoteAddr)
+	req.scheme, req.scheme_len = a.str(scheme)
+	req.forwarded = C.int32_t(forwarded)
 	hdrs := unsafe.Slice((*C.gohttp_header)(unsafe.Add(arena, hdrOff)), nvals)
 	i := 0
 	for _, k := range names {

@@ -53,7 +53,8 @@ CORE_SRCS := go.mod $(filter-out %_test.go,$(wildcard lib/*.go)) \
              $(wildcard lib/*.c lib/*.h) $(CORE_CDEPS)
 CORE_GO_TEST_TIMEOUT ?= 600s
 PREFIX ?= /usr/local
-GOHTTP_VERSION := 0.1.0
+# The one version number lives in python/gohttp/__init__.py (__version__).
+GOHTTP_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' python/gohttp/__init__.py)
 
 .PHONY: lib go-test symbols-check
 

@@ -9,7 +9,8 @@
 # runs pytest against an ASan-built extension and library, and the default
 # build never needs LD_LIBRARY_PATH or an install step.
 #
-# Targets: python-build, python-test (part of `make test`), demo.
+# Targets: python-build, python-test and python-wheel-test (part of
+# `make test`), python-versions (part of `make audit`), demo.
 
 PY_OUT := $(BUILD)/python
 PY_PKG := $(PY_OUT)/gohttp
@@ -67,3 +68,33 @@ python-test: python-build
 # The seed's hello demo on 127.0.0.1:5000 until Ctrl-C (exit status 0).
 demo: python-build
 	PYTHONPATH=$(ROOT)/$(PY_OUT) $(PYTHON) -m gohttp
+
+# make python-versions: the package built and its pytest suite run on every
+# CPython 3.10-3.13 on the machine (found by scripts/find_pythons.sh:
+# pyenv's installs, else python3.M on PATH), each in its own tree
+# build/py3.M/ against the default build's library. bootstrap installs
+# the test modules into each interpreter first. Part of `make audit`.
+.PHONY: python-versions python-wheel-test
+python-versions: $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
+	@found=$$(scripts/find_pythons.sh); \
+	if [ -z "$$found" ]; then echo "python-versions: no CPython 3.10-3.13 found" >&2; exit 1; fi; \
+	for py in $$found; do \
+	    v=$$("$$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	    echo "== python-versions: Python $$v ($$py)"; \
+	    PYTHON=$$py scripts/bootstrap.sh; \
+	    $(MAKE) --no-print-directory python-test PYTHON=$$py PY_OUT=$(BUILD)/py$$v \
+	        PYTEST_ARGS='$(PYTEST_ARGS)' || exit 1; \
+	done
+
+# In the default flavor only: the wheel's library and extension are built
+# by setup.py with the default compiler flags, whatever the flavor.
+ifeq ($(FLAVOR),default)
+test: python-wheel-test
+endif
+
+# make python-wheel-test: `pip wheel ./python` (the Go library built by
+# setup.py), then the wheel installed into a fresh virtual environment and
+# its hello served with no Go on PATH (python/tests/test_wheel.py).
+python-wheel-test: python-build
+	cd $(ROOT) && PYTHONPATH=$(ROOT)/$(PY_OUT) GOHTTP_WHEEL_TEST=1 \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider python/tests/test_wheel.py

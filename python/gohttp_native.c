@@ -337,6 +337,11 @@ static PyObject *gohttp_py_environ(PyObject *self, PyObject *args)
     if (r->host_len > 0 &&
         gohttp_py_put(env, "HTTP_HOST", gohttp_py_latin1(r->host, r->host_len)) < 0)
         goto fail;
+    /* base's wsgi.url_scheme is the server's (or the application's own
+     * choice); only a trusted proxy's X-Forwarded-Proto overrides it. */
+    if ((r->forwarded & GOHTTP_FORWARDED_PROTO) &&
+        gohttp_py_put(env, "wsgi.url_scheme", gohttp_py_latin1(r->scheme, r->scheme_len)) < 0)
+        goto fail;
     if (gohttp_py_env_headers(env, r) < 0)
         goto fail;
     return env;
@@ -346,7 +351,7 @@ fail:
 }
 
 /* request(w) -> (method, url, path, query, host, proto, remote_addr,
- * content_length, headers) with headers a list of (name, value) pairs,
+ * content_length, headers, scheme) with headers a list of (name, value) pairs,
  * one per value. Strings are latin-1 except the decoded path (UTF-8 with
  * surrogateescape); content_length is -1 when unknown. */
 static PyObject *gohttp_py_request(PyObject *self, PyObject *w_obj)
@@ -368,7 +373,7 @@ static PyObject *gohttp_py_request(PyObject *self, PyObject *w_obj)
         }
         PyList_SetItem(headers, (Py_ssize_t)i, pair);
     }
-    return Py_BuildValue("(NNNNNNNLN)",
+    return Py_BuildValue("(NNNNNNNLNN)",
                          gohttp_py_latin1(r->method, r->method_len),
                          gohttp_py_latin1(r->url, r->url_len),
                          PyUnicode_DecodeUTF8(r->path, (Py_ssize_t)r->path_len, "surrogateescape"),
@@ -377,7 +382,8 @@ static PyObject *gohttp_py_request(PyObject *self, PyObject *w_obj)
                          gohttp_py_latin1(r->proto, r->proto_len),
                          gohttp_py_latin1(r->remote_addr, r->remote_addr_len),
                          (long long)(r->content_length >= 0 ? r->content_length : -1),
-                         headers);
+                         headers,
+                         gohttp_py_latin1(r->scheme, r->scheme_len));
 }
 
 /* The bytes of a header name or value given as str (latin-1) or bytes.

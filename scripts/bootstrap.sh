@@ -4,7 +4,8 @@
 set -euo pipefail
 
 debs=(check pkg-config curl wrk valgrind clang libclang-rt-14-dev)
-pymods=(cffi:cffi pytest:pytest flask:flask requests:requests setuptools:setuptools)
+pymods=(cffi:cffi pytest:pytest flask:flask requests:requests setuptools:setuptools
+        prometheus_client:prometheus_client wheel:wheel)
 
 missing_debs=()
 for p in "${debs[@]}"; do

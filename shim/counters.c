@@ -80,4 +80,6 @@ void gohttp_options_init(gohttp_options *opts)
     opts->keyfile = NULL;
     opts->h2c = 0;
     opts->access_log = NULL;
+    opts->forwarded_allow_ips = NULL;
+    opts->metrics_bind = NULL;
 }

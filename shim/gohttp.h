@@ -123,7 +123,20 @@ typedef struct gohttp_request {
     const char *remote_addr; size_t remote_addr_len; /* "ip:port"              */
     const gohttp_header *headers; size_t header_count; /* one entry per value  */
     int64_t content_length;  /* -1 when unknown (chunked)                     */
+    /* Added at the end (the library allocates the view, so code built
+     * against an older header keeps working): */
+    const char *scheme;      size_t scheme_len;      /* "http" or "https"      */
+    int32_t forwarded;       /* GOHTTP_FORWARDED_* bits: which of
+                                remote_addr, scheme and host came from a
+                                trusted proxy's X-Forwarded-* header (see
+                                gohttp_options.forwarded_allow_ips); 0 when
+                                none did                                   */
 } gohttp_request;
+
+/* Bits of gohttp_request.forwarded. */
+#define GOHTTP_FORWARDED_FOR 1   /* remote_addr from X-Forwarded-For      */
+#define GOHTTP_FORWARDED_PROTO 2 /* scheme from X-Forwarded-Proto         */
+#define GOHTTP_FORWARDED_HOST 4  /* host from X-Forwarded-Host            */
 
 /* A request handler. w identifies the response and the request body; it
  * becomes stale (GOHTTP_ESTALE) as soon as the handler returns, including
@@ -222,6 +235,41 @@ typedef struct gohttp_options {
                                        there (GOHTTP_EINVAL with the
                                        reason if it cannot be) and closed
                                        by gohttp_free                    */
+    const char *forwarded_allow_ips; /* peers trusted to set the client's
+                                       address, scheme and host: a
+                                       comma-separated list of IP
+                                       addresses and CIDR blocks
+                                       ("127.0.0.1, 10.0.0.0/8, ::1"), or
+                                       "*" for every peer; NULL or ""
+                                       (default): none. NUL-terminated, at
+                                       most 65536 bytes, parsed and copied
+                                       by gohttp_server_new (a bad entry
+                                       is GOHTTP_EINVAL naming it), never
+                                       retained. A request from a trusted
+                                       peer gets remote_addr from
+                                       X-Forwarded-For (the rightmost hop
+                                       that is not itself trusted, port 0
+                                       unless the hop gave one), scheme
+                                       from X-Forwarded-Proto ("http" or
+                                       "https") and host from
+                                       X-Forwarded-Host (last value each);
+                                       from any other peer they are
+                                       ordinary headers                  */
+    const char *metrics_bind;       /* "host:port" of a second listener
+                                       serving Prometheus text format at
+                                       GET /metrics (requests by status
+                                       class, 400/408/413/431 counts, in
+                                       flight, handler slots busy, queue
+                                       waits and 503s, a latency
+                                       histogram, the gohttp_stats
+                                       counters); NULL (default): none.
+                                       NUL-terminated, at most 1024
+                                       bytes, copied by gohttp_server_new,
+                                       never retained. Bound by
+                                       gohttp_start (a failure is
+                                       GOHTTP_EBIND and the server does
+                                       not start), closed when the server
+                                       has stopped                       */
 } gohttp_options;
 
 /* Fill *opts with the defaults above. */

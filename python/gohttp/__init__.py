@@ -18,6 +18,10 @@ close, context manager).  WSGI applications: ``gohttp.wsgi``.  The CLI:
 
 import os as _os
 
+# The version of the package and of the library (python/pyproject.toml and
+# mk/core.mk read it from this line).
+__version__ = "0.1.0"
+
 # Before the Go runtime starts (it reads GOMAXPROCS when the library is
 # loaded, on the first import of the extension): one scheduler slot more
 # than CPUs. A pull worker is a thread Go did not create; each call it
@@ -39,6 +43,7 @@ from ._server import (DEFAULT_DISPATCH, PULL, PUSH, Server, default_server,
                       route, run, shutdown, stats)
 
 __all__ = [
+    "__version__",
     "route", "run", "shutdown", "Server", "default_server", "stats",
     "Request", "ResponseWriter", "Headers",
     "GohttpError", "StaleHandleError", "HeadersSentError",

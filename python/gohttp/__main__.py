@@ -8,6 +8,7 @@
                      [--max-requests-jitter N]
                      [--certfile FILE --keyfile FILE] [--h2c]
                      [--static PREFIX=DIR ...] [--access-log FILE]
+                     [--forwarded-allow-ips IPS] [--metrics-bind HOST:PORT]
 
 APP follows gunicorn's convention: "module:attribute", where the attribute
 may be a call of a factory without arguments ("module:create_app()"), and
@@ -143,6 +144,17 @@ def main(argv=None):
                         help="access log written by Go, Common Log Format "
                         "plus the request time in microseconds; '-' for "
                         "stdout (default: none)")
+    parser.add_argument("--forwarded-allow-ips", default=None,
+                        metavar="IPS",
+                        help="comma-separated IP addresses / CIDR blocks "
+                        "of proxies trusted to set X-Forwarded-For, "
+                        "-Proto and -Host (REMOTE_ADDR, wsgi.url_scheme, "
+                        "HTTP_HOST), '*' for all (default: none)")
+    parser.add_argument("--metrics-bind", default=None,
+                        metavar="HOST:PORT",
+                        help="serve Prometheus metrics (GET /metrics) from "
+                        "Go on this second address; one process only, not "
+                        "with --workers (default: none)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -156,7 +168,9 @@ def main(argv=None):
     options = dict(dispatch=args.dispatch, threads=args.threads,
                    max_handlers=args.max_handlers, certfile=args.certfile,
                    keyfile=args.keyfile, h2c=args.h2c,
-                   access_log=args.access_log)
+                   access_log=args.access_log,
+                   forwarded_allow_ips=args.forwarded_allow_ips,
+                   metrics_bind=args.metrics_bind)
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)
@@ -166,6 +180,12 @@ def main(argv=None):
         if not sep or not prefix or not directory:
             parser.error("--static wants PREFIX=DIR, got %r" % spec)
         statics.append((prefix, directory))
+    if args.metrics_bind and (args.workers != 1 or
+                              args.max_requests is not None):
+        # Every worker would bind the address (and with SO_REUSEPORT a
+        # scrape would reach one worker at random).
+        parser.error("--metrics-bind serves one process: not with "
+                     "--workers or --max-requests")
     if (args.workers != 1 or args.max_requests is not None) and \
             _workers.WORKER is None:
         return supervise(parser, args, options, supervised, scheme,

@@ -172,7 +172,7 @@ class Request:
         self._w = w            # integer handle; C rejects it once stale
         self._live = True
         # (method, url, path, query, host, proto, remote_addr,
-        #  content_length, [(name, value), ...]); raises StaleHandleError
+        #  content_length, [(name, value), ...], scheme); raises StaleHandleError
         # unless w is the exchange this thread is dispatching.
         self._fields = fields = _request_fields(w)
         self._headers = None   # Headers, made on first use
@@ -206,7 +206,12 @@ class Request:
     proto = property(lambda self: self._field(5),
                      doc="Protocol, e.g. 'HTTP/1.1'.")
     remote_addr = property(lambda self: self._field(6),
-                           doc="Client address 'ip:port'.")
+                           doc="Client address 'ip:port' (from a trusted "
+                           "proxy's X-Forwarded-For: Server's "
+                           "forwarded_allow_ips).")
+    scheme = property(lambda self: self._field(9),
+                      doc="'https' or 'http': the server's, or a trusted "
+                      "proxy's X-Forwarded-Proto.")
 
     @property
     def headers(self):

@@ -145,6 +145,25 @@ def _path_options(opts, pairs):
     return held
 
 
+def _allow_list(opts, value):
+    """Set opts.forwarded_allow_ips from a str or a list of str; returns
+    the cffi buffer, which must outlive the gohttp_server_new call."""
+    if isinstance(value, str):
+        text = value
+    else:
+        items = list(value)
+        if not all(isinstance(v, str) for v in items):
+            raise TypeError("forwarded_allow_ips must be a str or a list "
+                            "of str")
+        text = ",".join(items)
+    raw = text.encode("ascii", "replace")
+    if b"\0" in raw:
+        raise ValueError("forwarded_allow_ips contains NUL")
+    buf = ffi.new("char[]", raw)  # owner: the caller, until server_new
+    opts.forwarded_allow_ips = buf
+    return buf
+
+
 class _Route:
     """What a route's userdata names (push: a cffi handle to it; pull: its
     index in Server._routes).  Kept alive by the Server until gohttp_wait
@@ -338,13 +357,26 @@ class Server:
     access_log    path of an access log written by Go ("-": stdout; None,
                   the default: none): Common Log Format plus the request
                   time in microseconds.  Opened (appending) here.
+    forwarded_allow_ips  peers trusted to name the client: "127.0.0.1,
+                  10.0.0.0/8" (IP addresses and CIDR blocks, a str or a
+                  list of them) or "*"; None (default): none.  A request
+                  from a trusted peer gets REMOTE_ADDR /
+                  Request.remote_addr from X-Forwarded-For (the rightmost
+                  hop not itself trusted), wsgi.url_scheme /
+                  Request.scheme from X-Forwarded-Proto and HTTP_HOST /
+                  Request.host from X-Forwarded-Host; from other peers
+                  those are ordinary headers.  A bad entry: ValueError.
+    metrics_bind  "HOST:PORT" of a second listener, run by Go from start()
+                  until the server stopped, answering GET /metrics in the
+                  Prometheus text format; None (default): none.
     """
 
     def __init__(self, *, dispatch=None, threads=None, max_handlers=None,
                  max_body_bytes=None, max_header_bytes=None,
                  read_header_timeout=None, idle_timeout=None,
                  write_timeout=None, queue_timeout=None, reuse_port=None,
-                 certfile=None, keyfile=None, h2c=False, access_log=None):
+                 certfile=None, keyfile=None, h2c=False, access_log=None,
+                 forwarded_allow_ips=None, metrics_bind=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -396,6 +428,17 @@ class Server:
         held = _path_options(opts, (("certfile", certfile),
                                     ("keyfile", keyfile),
                                     ("access_log", access_log)))
+        if forwarded_allow_ips is not None:
+            held.append(_allow_list(opts, forwarded_allow_ips))
+        if metrics_bind is not None:
+            if not isinstance(metrics_bind, str):
+                raise TypeError("metrics_bind must be a str 'HOST:PORT'")
+            raw = metrics_bind.encode("utf-8")
+            if b"\0" in raw:
+                raise ValueError("metrics_bind contains NUL")
+            buf = ffi.new("char[]", raw)  # owner: held, until server_new
+            held.append(buf)
+            opts.metrics_bind = buf
         if (certfile is None) != (keyfile is None):
             raise ValueError("certfile and keyfile go together")
         self.tls = certfile is not None
