@@ -17,6 +17,7 @@ counters at exit; finish_child() asserts their exit status, their counters
 and that their stderr holds no crash or sanitizer report.
 """
 
+import contextlib
 import faulthandler
 import http.client
 import json
@@ -210,6 +211,23 @@ def child_counters(err):
         if line.startswith(COUNTERS_MARKER):
             found = json.loads(line[len(COUNTERS_MARKER):])
     return found
+
+
+@contextlib.contextmanager
+def served_by(proc):
+    """Run a test body against a server child: on leaving normally it is
+    stopped with SIGTERM and checked with finish_child (exit status 0, a
+    clean stderr, counters zero); whatever happens it is not left
+    running."""
+    try:
+        yield proc
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        finish_child(proc, out, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def finish_child(proc, out, err, status=0, live=None, uses_gohttp=True):

@@ -18,7 +18,7 @@ from gohttp import wsgi
 
 from apps import echo_app
 from conftest import (finish_child, foreign_env, raw_exchange, read_line,
-                      read_port, spawn)
+                      read_port, served_by, spawn)
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
@@ -162,20 +162,13 @@ def test_cli_https_flags(cert):
     certfile, keyfile = cert
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--certfile", certfile, "--keyfile", keyfile])
-    try:
+    with served_by(proc):
         line = read_line(proc, 15.0)
         assert line.startswith("gohttp: listening on https://127.0.0.1:")
         port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
         status, _, body, _ = https_get(port, certfile)
         assert status == 200
         assert json.loads(body)["environ"]["wsgi.url_scheme"] == "https"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        finish_child(proc, out, err)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @needs_openssl
@@ -194,7 +187,7 @@ def test_cli_bad_certificate_is_a_usage_error(tmp_path):
 def test_h2c_prior_knowledge_and_http1_on_one_port_from_the_cli():
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--h2c"])
-    try:
+    with served_by(proc):
         port = read_port(proc)
         url = "http://127.0.0.1:%d/p" % port
         out = curl("--http2-prior-knowledge", "-w", "\n%{http_version}",
@@ -211,13 +204,6 @@ def test_h2c_prior_knowledge_and_http1_on_one_port_from_the_cli():
         env = json.loads(resp.read())["environ"]
         conn.close()
         assert resp.version == 11 and env["SERVER_PROTOCOL"] == "HTTP/1.1"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        finish_child(proc, out, err)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @needs_curl_h2
@@ -354,7 +340,7 @@ def test_cli_access_log_file(tmp_path, public):
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--access-log", str(log), "--static",
                   "/static=%s" % public])
-    try:
+    with served_by(proc):
         port = read_port(proc)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", "/app?x=1", body=b"abc")
@@ -364,13 +350,6 @@ def test_cli_access_log_file(tmp_path, public):
         conn.request("GET", "/static/nothing")
         conn.getresponse().read()
         conn.close()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        finish_child(proc, out, err)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     lines = log.read_text().splitlines()
     got = [CLF.match(line) for line in lines]
     assert all(got), lines

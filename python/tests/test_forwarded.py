@@ -5,7 +5,6 @@ other peer they are ordinary headers.  The server listens on 127.0.0.1,
 so the test's own connection is the peer, trusted or not by the list."""
 
 import json
-import signal
 
 import pytest
 
@@ -13,7 +12,7 @@ import gohttp
 from gohttp import wsgi
 
 from apps import echo_app
-from conftest import finish_child, read_line, request, spawn
+from conftest import read_line, request, served_by, spawn
 
 PROXY = {"X-Forwarded-For": "6.6.6.6, 203.0.113.5",
          "X-Forwarded-Proto": "https",
@@ -87,17 +86,10 @@ def test_bad_allow_list_is_an_error_at_construction():
 def test_cli_forwarded_allow_ips():
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--forwarded-allow-ips", "127.0.0.1"])
-    try:
+    with served_by(proc):
         line = read_line(proc, 15.0)
         port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
         status, _, body = request(port, "GET", "/", headers=PROXY)
         env = json.loads(body)["environ"]
         assert status == 200 and env["REMOTE_ADDR"] == "203.0.113.5"
         assert env["wsgi.url_scheme"] == "https"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        finish_child(proc, out, err)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()

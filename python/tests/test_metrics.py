@@ -2,7 +2,6 @@
 read by a real client and parsed by prometheus_client's text parser."""
 
 import http.client
-import signal
 import socket
 import threading
 
@@ -10,7 +9,7 @@ import pytest
 
 import gohttp
 
-from conftest import finish_child, read_port, request, spawn
+from conftest import finish_child, read_port, request, served_by, spawn
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -157,18 +156,11 @@ def test_cli_metrics_bind_and_refused_with_workers():
     mport = free_port()
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--metrics-bind", "127.0.0.1:%d" % mport])
-    try:
+    with served_by(proc):
         port = read_port(proc)
         assert request(port, "GET", "/")[0] == 200
         samples, _ = scrape(mport)
         assert value(samples, "gohttp_requests_total", **{"class": "2xx"}) == 1
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
-        finish_child(proc, out, err)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
                   "--workers", "2", "--metrics-bind", "127.0.0.1:%d" % mport])
     out, err = proc.communicate(timeout=15)
