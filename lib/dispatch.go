@@ -97,7 +97,9 @@ func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 		if ex.claim.Load() != offerTaken {
 			ex.end(ran)
 		}
+		ex.mu.Lock() // gohttp_abort sets it under mu, from any thread
 		aborted = ex.aborted
+		ex.mu.Unlock()
 	}()
 	if rt.seed != nil {
 		buildSeedView(r, body, alloc)
