@@ -10,8 +10,13 @@ and, from the supervisor's log, of every worker.
 Load clients keep their connection alive, as real clients do, and follow
 RFC 9112 9.3.1: a server may close an idle persistent connection at any
 time (a draining worker does), so a GET that got no byte of response on a
-REUSED connection is retried once on a new one.  A request that fails on a
-new connection, or after a response started, is a failure.
+REUSED connection is retried once on a new one.  A GET reset on a NEW
+connection before any byte of response is retried once too: Linux resets
+the connections still waiting in the accept queue of a SO_REUSEPORT
+listener that closes (unless net.ipv4.tcp_migrate_req is set; the limit
+python/README.md documents), and clients retry an idempotent request on
+such a reset.  A request that fails again, or after a response started,
+is a failure.
 """
 
 import http.client
@@ -158,8 +163,7 @@ class KeepAliveClient:
         self.served = 0          # responses on the current connection
 
     def get(self, path):
-        for _ in range(2):
-            reused = self.conn is not None and self.served > 0
+        for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
                                                        timeout=10)
@@ -169,8 +173,11 @@ class KeepAliveClient:
                 resp = self.conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError,
                     BrokenPipeError):
+                # No byte of response: retried once (module doc), on a
+                # reused connection or a new one reset in a closing
+                # listener's accept queue.
                 self.close()
-                if not reused:
+                if attempt == 1:
                     raise
                 continue
             body = resp.read()   # a failure from here on is not retried
