@@ -29,7 +29,7 @@ import time
 import weakref
 
 from . import _workers
-from ._errors import (ClientDisconnectedError, GohttpError,
+from ._errors import (ClientDisconnectedError,
                       HeadersSentError, RequestTooLargeError,
                       ServerBusyError, check)
 from ._exchange import Request, ResponseWriter
@@ -63,6 +63,13 @@ _in_handler = threading.local()
 
 _INTERNAL_ERROR = b"Internal Server Error\n"
 _ERROR_HEADERS = ((b"Content-Type", b"text/plain; charset=utf-8"),)
+
+
+def respond_500(w):
+    """Answer 500 on the raw handle w in one call, on preallocated
+    constants (so it works while memory is short); returns the library's
+    code (negative when a final status already went out, or w is stale)."""
+    return _native.respond(w, 500, _ERROR_HEADERS, _INTERNAL_ERROR)
 
 
 # The largest millisecond count the C API takes (int64_t; the library
@@ -218,19 +225,12 @@ def _fail(rw, exc, route, rq=None):
         _abort_quietly(rw)
         return
     w = rw._w
-    if not rw._committed:
-        # Nothing reached the library: one call answers 500.
-        if _native.respond(w, 500, _ERROR_HEADERS, _INTERNAL_ERROR) < 0:
-            _abort_quietly(rw)
-        return
-    # Only informational statuses went out: the headers given with them
-    # are still set and must not leak into the 500.
-    try:
-        for name in rw._touched:
-            lib.gohttp_del_header(w, name, len(name))
-        if _native.respond(w, 500, _ERROR_HEADERS, _INTERNAL_ERROR) < 0:
-            _abort_quietly(rw)
-    except GohttpError:
+    # Nothing, or only informational statuses, went out: the headers given
+    # to the library with those are still set and must not leak into the
+    # 500 (none were, if nothing reached it).
+    for name in rw._touched:
+        lib.gohttp_del_header(w, name, len(name))
+    if respond_500(w) < 0:
         _abort_quietly(rw)
 
 
@@ -269,8 +269,7 @@ def _answer_internal_error(w):
     library would complete the exchange with.  If a final status already
     went out, abort the connection instead (as _fail does).  C calls only,
     on preallocated constants, so it works while memory is short."""
-    if _native.respond(w, 500, _ERROR_HEADERS,
-                       _INTERNAL_ERROR) == lib.GOHTTP_ESTATE:
+    if respond_500(w) == lib.GOHTTP_ESTATE:
         lib.gohttp_abort(w)
 
 

@@ -32,7 +32,7 @@ from ._errors import (ClientDisconnectedError, GohttpError,
                       RequestTooLargeError, check, error_for)
 from ._exchange import Body
 from ._gohttp_cffi import ffi, lib
-from ._server import DEFAULT_DRAIN_TIMEOUT, Server, run
+from ._server import DEFAULT_DRAIN_TIMEOUT, Server, respond_500, run
 from . import _native
 
 __all__ = ["WSGIHandler", "WSGIInput", "make_server", "serve"]
@@ -47,8 +47,6 @@ _flush = lib.gohttp_flush
 _LINE_CHUNK = 8192
 # Most one _fill asks Go for (Body.read caps its own buffer too).
 _FILL_CHUNK = 1024 * 1024
-_INTERNAL_ERROR = b"Internal Server Error\n"
-_ERROR_HEADERS = ((b"Content-Type", b"text/plain; charset=utf-8"),)
 _TOO_LARGE_HEADERS = ((b"Connection", b"close"),)
 
 
@@ -249,8 +247,7 @@ class _Response:
             return
         logger.error("exception in WSGI application",
                      exc_info=(type(exc), exc, exc.__traceback__))
-        if self.sent or _respond(w, 500, _ERROR_HEADERS,
-                                 _INTERNAL_ERROR) < 0:
+        if self.sent or respond_500(w) < 0:
             lib.gohttp_abort(w)
 
 
