@@ -71,6 +71,20 @@ func newServer(t *testing.T, opts *tOptions) *testServer {
 	return ts
 }
 
+// newQueueServer is newServer (opts as there) with a queue route "/q"
+// (userdata "x", freed after the server is stopped), started.
+func newQueueServer(t *testing.T, opts *tOptions) *testServer {
+	t.Helper()
+	ts := newServer(t, opts)
+	rc, ud := tRouteQueue(ts.h, "/q", "x")
+	if rc != eOK {
+		t.Fatal(rc)
+	}
+	t.Cleanup(func() { ts.stop(); tCFree(ud) })
+	ts.start()
+	return ts
+}
+
 func (ts *testServer) route(pattern string, h testHandler, slot int) {
 	ts.t.Helper()
 	if rc, msg := tRoute(ts.h, pattern, h, slot); rc != eOK {

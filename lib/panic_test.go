@@ -29,13 +29,7 @@ func TestFreePanicKeepsNoReference(t *testing.T) {
 // use-reference must not keep it, or the request goroutine's handle free
 // (and with it the server's stop) would block forever.
 func TestDonePanicKeepsNoReference(t *testing.T) {
-	ts := newServer(t, nil)
-	rc, ud := tRouteQueue(ts.h, "/q", "x")
-	if rc != eOK {
-		t.Fatal(rc)
-	}
-	t.Cleanup(func() { ts.stop(); tCFree(ud) })
-	ts.start()
+	ts := newQueueServer(t, nil)
 	got := getAsync(ts, "/q")
 	rc, w, _ := tNextEx(ts.h, 5000)
 	if rc != eOK {

@@ -20,13 +20,7 @@ func activeHandlers(ts *testServer) int {
 // turn requests in flight into 503s. gohttp_next answers ECLOSED only once
 // the server has stopped.
 func TestPullDrainHandsOutQueuedRequests(t *testing.T) {
-	ts := newServer(t, &tOptions{QueueTimeoutMS: 10000})
-	rc, ud := tRouteQueue(ts.h, "/q", "x")
-	if rc != eOK {
-		t.Fatal(rc)
-	}
-	t.Cleanup(func() { ts.stop(); tCFree(ud) })
-	ts.start()
+	ts := newQueueServer(t, &tOptions{QueueTimeoutMS: 10000})
 
 	first := getAsync(ts, "/q?first")
 	second := getAsync(ts, "/q?second")

@@ -63,13 +63,7 @@ func TestPullMode(t *testing.T) {
 // A queued request nobody takes gets 503 after queue_timeout_ms; gohttp_next
 // on a server being shut down answers ECLOSED.
 func TestPullQueueTimeoutAndClosed(t *testing.T) {
-	ts := newServer(t, &tOptions{QueueTimeoutMS: 100})
-	rc, ud := tRouteQueue(ts.h, "/q", "x")
-	if rc != eOK {
-		t.Fatal(rc)
-	}
-	t.Cleanup(func() { ts.stop(); tCFree(ud) })
-	ts.start()
+	ts := newQueueServer(t, &tOptions{QueueTimeoutMS: 100})
 	t0 := time.Now()
 	resp, body := ts.get("/q")
 	if resp.StatusCode != 503 || !strings.Contains(body, "no worker") {

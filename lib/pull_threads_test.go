@@ -17,13 +17,7 @@ func onOtherThread(f func() int) int {
 // thread holds nothing afterwards, so its gohttp_wait must work (it used
 // to keep a thread-local marker forever and get EDEADLK).
 func TestPullDoneOnOtherThreadClearsMarker(t *testing.T) {
-	ts := newServer(t, nil)
-	rc, ud := tRouteQueue(ts.h, "/q", "x")
-	if rc != eOK {
-		t.Fatal(rc)
-	}
-	t.Cleanup(func() { ts.stop(); tCFree(ud) })
-	ts.start()
+	ts := newQueueServer(t, nil)
 	got := getAsync(ts, "/q")
 
 	runtime.LockOSThread()
