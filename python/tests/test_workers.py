@@ -294,6 +294,18 @@ def gated_requests(port, n):
     return threads, results
 
 
+def release_gated(gate_dir, threads, results):
+    """Open the gate for the requests of gated_requests and assert each
+    completed with 200 and its own body."""
+    open(os.path.join(gate_dir, "open"), "w").close()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    for i, r in enumerate(results):
+        assert isinstance(r, tuple), r
+        assert r[0] == 200 and r[2].startswith(b"done %d " % i), r
+
+
 def entered(gate_dir):
     try:
         with open(os.path.join(gate_dir, "entered")) as f:
@@ -349,12 +361,7 @@ def test_sigterm_to_the_supervisor_drains_requests_in_flight(children,
     sup.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: refused(port), 20, "the workers to stop listening")
     assert sup.proc.poll() is None       # still waiting for its workers
-    open(os.path.join(gate, "open"), "w").close()
-    for t in threads:
-        t.join(30)
-    for i, r in enumerate(results):
-        assert isinstance(r, tuple), r
-        assert r[0] == 200 and r[2].startswith(b"done %d " % i), r
+    release_gated(gate, threads, results)
     assert sup.finish() == 0
     statuses = sup.statuses()
     assert len(statuses) == 2 and set(statuses.values()) == {0}, statuses
@@ -402,12 +409,7 @@ def test_sighup_drains_a_single_process_and_exits_zero(children, tmp_path):
     srv.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: refused(port), 20, "the listener to close")
     assert srv.proc.poll() is None       # draining, not killed
-    open(os.path.join(gate, "open"), "w").close()
-    for t in threads:
-        t.join(30)
-    for i, r in enumerate(results):
-        assert isinstance(r, tuple), r
-        assert r[0] == 200 and r[2].startswith(b"done %d " % i), r
+    release_gated(gate, threads, results)
     assert srv.finish() == 0
 
 
