@@ -74,7 +74,8 @@ func statsSettled(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		c := tStats()
-		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveTokens == 0 && c.LiveServers == 1 {
+		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveTokens == 0 && c.LiveServers == 1 &&
+			c.LiveGoHandles == 1 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -118,7 +119,7 @@ func FuzzRequestThroughServer(f *testing.F) {
 		tShutdown(h, 2000)
 		tWait(h, 10000)
 		tFree(h)
-		if c := tStats(); c.LiveHandles != 0 || c.LiveArenas != 0 || c.LiveTokens != 0 || c.LiveServers != 0 {
+		if c := tStats(); c.LiveHandles != 0 || c.LiveArenas != 0 || c.LiveTokens != 0 || c.LiveServers != 0 || c.LiveGoHandles != 0 {
 			f.Errorf("counters not at zero after the fuzz target: %+v", c)
 		}
 	})

@@ -191,7 +191,7 @@ func assertStatsZero(t *testing.T) {
 	for {
 		c = tStats()
 		if c.LiveHandles == 0 && c.LiveArenas == 0 && c.ArenaBytes == 0 && c.LiveServers == 0 &&
-			c.LiveTokens == 0 {
+			c.LiveTokens == 0 && c.LiveGoHandles == 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -167,6 +167,7 @@ func (s *server) metricsText(b []byte) []byte {
 	p.one("gohttp_live_arenas", "gauge", "Request arenas not yet freed (process).", int64(c.live_arenas))
 	p.one("gohttp_arena_bytes", "gauge", "Bytes held by live request arenas (process).", int64(c.arena_bytes))
 	p.one("gohttp_live_tokens", "gauge", "Go-side exchange tokens not yet dropped (process).", int64(c.live_tokens))
+	p.one("gohttp_live_go_handles", "gauge", "Go runtime/cgo.Handles not yet deleted (process).", int64(c.live_go_handles))
 	p.one("gohttp_handlers_completed_total", "counter", "Handlers completed (process).", int64(c.requests_served))
 	p.one("gohttp_stale_rejections_total", "counter", "Calls rejected with GOHTTP_ESTALE (process).", int64(c.stale_rejections))
 	p.one("gohttp_panics_recovered_total", "counter", "Go panics turned into error codes (process).", int64(c.panics_recovered))

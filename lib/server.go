@@ -165,10 +165,10 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		s.hs.Protocols = p
 	}
 	// Owner of gh: the server table entry; deleted in gohttp_free.
-	gh := cgo.NewHandle(s)
+	gh := newServerHandle(s)
 	h := C.gohttp__server_ref(C.uintptr_t(gh))
 	if h == 0 {
-		gh.Delete()
+		deleteServerHandle(gh)
 		C.gohttp__bell_destroy(s.bell)
 		releaseHandlers(opts.maxHandlers)
 		s.log.close()
@@ -557,7 +557,7 @@ func gohttp_free(sh C.gohttp_server) (rc C.int) {
 	srv.closeRoots()
 	srv.log.close()
 	releaseHandlers(srv.opts.maxHandlers)
-	gh.Delete()
+	deleteServerHandle(gh)
 	C.gohttp__count_server(-1)
 	return 0
 }

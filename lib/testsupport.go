@@ -311,7 +311,7 @@ func tWriteString(w uint64, s string) int64 {
 type tCounters struct {
 	LiveHandles, LiveServers, LiveArenas, ArenaBytes int64
 	RequestsServed, StaleRejections, PanicsRecovered int64
-	LiveTokens                                       int64
+	LiveTokens, LiveGoHandles                        int64
 }
 
 func tStats() tCounters {
@@ -321,7 +321,7 @@ func tStats() tCounters {
 	}
 	return tCounters{int64(c.live_handles), int64(c.live_servers), int64(c.live_arenas), int64(c.arena_bytes),
 		int64(c.requests_served), int64(c.stale_rejections), int64(c.panics_recovered),
-		int64(c.live_tokens)}
+		int64(c.live_tokens), int64(c.live_go_handles)}
 }
 
 func tStatsNull() int { return int(C.gohttp_stats(nil)) }

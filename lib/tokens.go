@@ -3,7 +3,11 @@ package main
 // #include <stdint.h>
 import "C"
 
-import "sync"
+import (
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+)
 
 // exchangeTokens maps the integer payloads of the C exchange table to their
 // Go *exchange. It plays the part runtime/cgo.Handle plays for servers,
@@ -87,4 +91,33 @@ func (t *tokenTable) drop(tok uintptr) {
 	}
 	t.live[tok-1] = nil
 	t.free = append(t.free, tok)
+}
+
+// liveGoHandles counts the runtime/cgo.Handles this package made and has not
+// deleted. The only ones are the server handles' payloads (one per server,
+// made by gohttp_server_new, deleted by gohttp_free): a handle leaked there
+// keeps its *server (listeners, maps, channels) reachable for the life of
+// the process although the C server table and live_servers say it is gone.
+var liveGoHandles atomic.Int64
+
+// newServerHandle makes the cgo.Handle that names s in the C server table.
+// Owner: the server table entry; released with deleteServerHandle.
+func newServerHandle(s *server) cgo.Handle {
+	h := cgo.NewHandle(s)
+	liveGoHandles.Add(1)
+	return h
+}
+
+// deleteServerHandle deletes a handle made by newServerHandle, exactly once.
+func deleteServerHandle(h cgo.Handle) {
+	h.Delete()
+	liveGoHandles.Add(-1)
+}
+
+// gohttp__live_go_handles: the live_go_handles counter of gohttp_stats
+// (called by shim/counters.c); zero whenever no server is live.
+//
+//export gohttp__live_go_handles
+func gohttp__live_go_handles() C.int64_t {
+	return C.int64_t(liveGoHandles.Load())
 }

@@ -53,6 +53,7 @@ int gohttp_stats(gohttp_counters *out)
     out->stale_rejections = __atomic_load_n(&stale_rejections, __ATOMIC_RELAXED);
     out->panics_recovered = __atomic_load_n(&panics_recovered, __ATOMIC_RELAXED);
     out->live_tokens = gohttp__live_tokens();
+    out->live_go_handles = gohttp__live_go_handles();
     return GOHTTP_OK;
 }
 

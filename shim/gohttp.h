@@ -471,6 +471,8 @@ typedef struct gohttp_counters {
     int64_t stale_rejections;  /* calls rejected with GOHTTP_ESTALE       */
     int64_t panics_recovered;  /* Go panics turned into codes             */
     int64_t live_tokens;       /* Go-side exchange tokens not yet dropped */
+    int64_t live_go_handles;   /* Go runtime/cgo.Handles not yet deleted
+                                  (one per server not yet gohttp_free'd) */
 } gohttp_counters;
 
 /* Snapshot the process-wide counters into *out. NULL: GOHTTP_EINVAL. */

@@ -190,8 +190,10 @@ GOHTTP_INTERNAL void gohttp__count_served(void);
 GOHTTP_INTERNAL void gohttp__count_stale(void);
 GOHTTP_INTERNAL void gohttp__count_panic(void);
 
-/* Live entries of the Go token table (lib/tokens.go, a Go export). */
+/* Live entries of the Go token table and live runtime/cgo.Handles of
+ * servers (lib/tokens.go, Go exports). */
 int64_t gohttp__live_tokens(void);
+int64_t gohttp__live_go_handles(void);
 
 /* ---- the request arena (arena.c) ---------------------------------------- */
 

@@ -2,7 +2,8 @@
 
 Every test talks to a real server over loopback on a port the OS picks.
 The autouse fixture `live_counters_zero` asserts after EVERY test that the
-library's live counters (handles, arenas, arena bytes, servers) are back to
+library's live counters (handles, arenas, arena bytes, servers, Go tokens
+and Go handles) are back to
 zero, waiting briefly for exchanges that are still being torn down.
 
 Every test is bounded in time (GOHTTP_TEST_TIMEOUT seconds, default 120,
@@ -42,7 +43,7 @@ if EXAMPLES not in sys.path:
     sys.path.insert(0, EXAMPLES)
 
 LIVE_KEYS = ("live_handles", "live_arenas", "arena_bytes", "live_servers",
-             "live_tokens")
+             "live_tokens", "live_go_handles")
 
 
 TEST_TIMEOUT = float(os.environ.get("GOHTTP_TEST_TIMEOUT", "120"))
@@ -99,7 +100,8 @@ def wait_counters_zero(timeout=5.0):
 
 @pytest.fixture(autouse=True)
 def live_counters_zero():
-    """After every test: no live handle, arena, arena byte or server."""
+    """After every test: no live handle, arena, arena byte, server, Go
+    token or Go handle."""
     yield
     snap = wait_counters_zero()
     assert not any(snap.values()), "live objects after test: %r" % snap

@@ -258,9 +258,11 @@ def test_interpreter_exit_with_stuck_handler_does_not_hang(mode):
 
 
 # What is still live when a process exits with one handler stuck inside
-# the server: the server, the request's handle, its arena and its token.
+# the server: the server and the Go handle naming it, the request's handle,
+# its arena and its token.
 STUCK_AT_EXIT_LIVE = {"live_servers": 1, "live_handles": 1, "live_arenas": 1,
-                      "arena_bytes": None, "live_tokens": 1}
+                      "arena_bytes": None, "live_tokens": 1,
+                      "live_go_handles": 1}
 
 
 def _try_request(port):

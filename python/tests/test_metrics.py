@@ -95,6 +95,7 @@ def test_metrics_count_statuses_refusals_latency_and_slots():
     counts = [v for _, v in buckets]
     assert counts == sorted(counts) and buckets[-1] == (float("inf"), 7)
     assert value(samples, "gohttp_live_servers") >= 1
+    assert value(samples, "gohttp_live_go_handles") >= 1
     for name in ("gohttp_arena_bytes", "gohttp_live_arenas",
                  "gohttp_stale_rejections_total",
                  "gohttp_panics_recovered_total",

@@ -159,6 +159,7 @@ static void assert_live_zero(void)
     ck_assert_int_eq(c.arena_bytes, 0);
     ck_assert_int_eq(c.live_servers, 0);
     ck_assert_int_eq(c.live_tokens, 0);
+    ck_assert_int_eq(c.live_go_handles, 0);
 }
 
 /* A new server with default options, tracked for teardown. */

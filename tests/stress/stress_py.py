@@ -634,7 +634,7 @@ def main():
             fail("close() could not free a server")
     st = gohttp.stats()
     live = {k: st[k] for k in ("live_handles", "live_arenas", "arena_bytes", "live_servers",
-                               "live_tokens")}
+                               "live_tokens", "live_go_handles")}
     if any(live.values()):
         fail("live counters not zero at the end: %r" % live)
     if kind_done["stash"] and not counts["raw_stale_checks"]:
