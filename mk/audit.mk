@@ -95,10 +95,11 @@ stress_scale = $(shell awk 'BEGIN{print $(1) * $(STRESS_SCALE)}')
 test: stress
 stress: stress-c stress-py
 
-$(STRESS_HOST): tests/stress/stress_host.c $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
+$(STRESS_HOST): tests/stress/stress_host.c tests/c/http_client.c tests/c/http_client.h \
+                $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -I$(BUILD)/include -o $@ $< -L$(BUILD)/lib \
-	    -Wl,-rpath,$(abspath $(BUILD)/lib) -lgohttp -pthread $(LDFLAGS)
+	$(CC) $(CFLAGS) -I$(BUILD)/include -Itests/c -o $@ $< tests/c/http_client.c \
+	    -L$(BUILD)/lib -Wl,-rpath,$(abspath $(BUILD)/lib) -lgohttp -pthread $(LDFLAGS)
 
 stress-c: $(STRESS_HOST)
 	@echo "== stress-c ($(FLAVOR)): $(STRESS_RUN) $(STRESS_HOST)"

@@ -205,6 +205,7 @@ static int has_token(const char *value, const char *token)
 static int read_response(http_conn *conn, const char *method,
                          http_response *out)
 {
+    memset(out, 0, sizeof *out);
     bytes line = { 0 }, head = { 0 }, body = { 0 };
     int rc = -1;
     int status;
@@ -325,6 +326,34 @@ static int send_all(int fd, const char *buf, size_t n)
     return 0;
 }
 
+/* Append a request head to req: request line, Host, "Connection: close"
+ * when close_after, extra_headers, Content-Length when content_length >= 0,
+ * the empty line. Returns 0 or -1 (out of memory). */
+static int build_head(bytes *req, const http_conn *conn, const char *method,
+                      const char *target, const char *extra_headers,
+                      long long content_length, int close_after)
+{
+    if (!extra_headers)
+        extra_headers = "";
+    char fixed[256];
+    int fixed_len = snprintf(fixed, sizeof fixed,
+                             "Host: 127.0.0.1:%d\r\n%s", conn->port,
+                             close_after ? "Connection: close\r\n" : "");
+    char length[64] = "";
+    if (content_length >= 0)
+        snprintf(length, sizeof length, "Content-Length: %lld\r\n",
+                 content_length);
+    int ok = bytes_append(req, method, strlen(method)) == 0 &&
+             bytes_append(req, " ", 1) == 0 &&
+             bytes_append(req, target, strlen(target)) == 0 &&
+             bytes_append(req, " HTTP/1.1\r\n", 11) == 0 &&
+             bytes_append(req, fixed, (size_t)fixed_len) == 0 &&
+             bytes_append(req, extra_headers, strlen(extra_headers)) == 0 &&
+             bytes_append(req, length, strlen(length)) == 0 &&
+             bytes_append(req, "\r\n", 2) == 0;
+    return ok ? 0 : -1;
+}
+
 /* http_request with an optional "Connection: close". */
 static int do_request(http_conn *conn, const char *method, const char *target,
                       const char *extra_headers, const void *body,
@@ -333,25 +362,11 @@ static int do_request(http_conn *conn, const char *method, const char *target,
     memset(out, 0, sizeof *out);
     if (conn->fd < 0)
         return -1;
-    if (!extra_headers)
-        extra_headers = "";
-    char fixed[256];
-    int fixed_len = snprintf(fixed, sizeof fixed,
-                             "Host: 127.0.0.1:%d\r\n%s", conn->port,
-                             close_after ? "Connection: close\r\n" : "");
-    char length[64] = "";
-    if (body_len > 0)
-        snprintf(length, sizeof length, "Content-Length: %zu\r\n", body_len);
     bytes req = { 0 };
     /* One buffer for head and body: a single send per request. */
-    int ok = bytes_append(&req, method, strlen(method)) == 0 &&
-             bytes_append(&req, " ", 1) == 0 &&
-             bytes_append(&req, target, strlen(target)) == 0 &&
-             bytes_append(&req, " HTTP/1.1\r\n", 11) == 0 &&
-             bytes_append(&req, fixed, (size_t)fixed_len) == 0 &&
-             bytes_append(&req, extra_headers, strlen(extra_headers)) == 0 &&
-             bytes_append(&req, length, strlen(length)) == 0 &&
-             bytes_append(&req, "\r\n", 2) == 0 &&
+    int ok = build_head(&req, conn, method, target, extra_headers,
+                        body_len > 0 ? (long long)body_len : -1,
+                        close_after) == 0 &&
              bytes_append(&req, body, body_len) == 0;
     if (ok)
         ok = send_all(conn->fd, req.p, req.len) == 0;
@@ -361,6 +376,70 @@ static int do_request(http_conn *conn, const char *method, const char *target,
     if (!ok || out->server_closes || close_after)
         http_close(conn);
     return ok ? 0 : -1;
+}
+
+int http_send_head(http_conn *conn, const char *method, const char *target,
+                   const char *extra_headers, long long content_length,
+                   int close_after)
+{
+    if (conn->fd < 0)
+        return -1;
+    bytes req = { 0 };
+    int ok = build_head(&req, conn, method, target, extra_headers,
+                        content_length, close_after) == 0 &&
+             send_all(conn->fd, req.p, req.len) == 0;
+    free(req.p);
+    return ok ? 0 : -1;
+}
+
+int http_send_raw(http_conn *conn, const void *buf, size_t n)
+{
+    if (conn->fd < 0)
+        return -1;
+    return send_all(conn->fd, buf, n);
+}
+
+long http_recv_some(http_conn *conn, void *buf, size_t cap)
+{
+    if (conn->fd < 0)
+        return -1;
+    ssize_t avail = fill(conn);
+    if (avail <= 0)
+        return (long)avail;
+    size_t take = (size_t)avail < cap ? (size_t)avail : cap;
+    memcpy(buf, conn->buf + conn->off, take);
+    conn->off += take;
+    return (long)take;
+}
+
+int http_read_response(http_conn *conn, const char *method,
+                       http_response *out)
+{
+    memset(out, 0, sizeof *out);
+    if (conn->fd < 0 || read_response(conn, method, out) != 0) {
+        http_close(conn);
+        return -1;
+    }
+    return 0;
+}
+
+int http_expect_close(http_conn *conn)
+{
+    if (conn->fd < 0)
+        return -1;
+    ssize_t n = fill(conn);
+    int rc = n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : -1;
+    http_close(conn);
+    return rc;
+}
+
+void http_abort(http_conn *conn)
+{
+    if (conn->fd >= 0) {
+        struct linger lg = { 1, 0 };
+        setsockopt(conn->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    http_close(conn);
 }
 
 int http_request(http_conn *conn, const char *method, const char *target,
@@ -385,11 +464,12 @@ int http_fetch(int port, const char *method, const char *target,
     return rc;
 }
 
-long http_header(const http_response *r, const char *name, char *buf,
-                 size_t cap)
+/* The header line after position p (a CRLF in r->head) called name, and
+ * its end; NULL when there is none. */
+static const char *next_header(const char *p, const char *name,
+                               const char **eol_out)
 {
     size_t n = strlen(name);
-    const char *p = r->head ? strstr(r->head, "\r\n") : NULL;
     while (p && p[2]) {
         const char *line = p + 2;
         const char *eol = strstr(line, "\r\n");
@@ -397,23 +477,47 @@ long http_header(const http_response *r, const char *name, char *buf,
             break;
         if ((size_t)(eol - line) > n && line[n] == ':' &&
             strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + 1;
-            while (v < eol && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *vend = eol;
-            while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
-                vend--;
-            size_t vlen = (size_t)(vend - v);
-            if (cap > 0) {
-                size_t c = vlen < cap - 1 ? vlen : cap - 1;
-                memcpy(buf, v, c);
-                buf[c] = '\0';
-            }
-            return (long)vlen;
+            *eol_out = eol;
+            return line;
         }
         p = eol;
     }
-    return -1;
+    return NULL;
+}
+
+int http_header_count(const http_response *r, const char *name)
+{
+    int count = 0;
+    const char *eol = NULL;
+    const char *p = r->head ? strstr(r->head, "\r\n") : NULL;
+    while (p && next_header(p, name, &eol)) {
+        count++;
+        p = eol;
+    }
+    return count;
+}
+
+long http_header(const http_response *r, const char *name, char *buf,
+                 size_t cap)
+{
+    const char *eol = NULL;
+    const char *p = r->head ? strstr(r->head, "\r\n") : NULL;
+    const char *line = p ? next_header(p, name, &eol) : NULL;
+    if (!line)
+        return -1;
+    const char *v = line + strlen(name) + 1;
+    while (v < eol && (*v == ' ' || *v == '\t'))
+        v++;
+    const char *vend = eol;
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+        vend--;
+    size_t vlen = (size_t)(vend - v);
+    if (cap > 0) {
+        size_t c = vlen < cap - 1 ? vlen : cap - 1;
+        memcpy(buf, v, c);
+        buf[c] = '\0';
+    }
+    return (long)vlen;
 }
 
 void http_response_free(http_response *r)

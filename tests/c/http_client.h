@@ -7,6 +7,10 @@
  *
  * Scope, deliberately narrow: 127.0.0.1 only, one request at a time per
  * connection, keep-alive, Content-Length / chunked / until-close bodies.
+ * Besides whole requests, the steps of one (head, raw bytes, response,
+ * the server's close) can be taken one by one, for tests that announce a
+ * body and send less, hang up mid-response, or check what follows a
+ * response.
  * Every socket has a receive and send timeout, so a server that hangs makes
  * a call fail instead of making the test hang.
  *
@@ -63,6 +67,43 @@ int http_request(http_conn *conn, const char *method, const char *target,
 int http_fetch(int port, const char *method, const char *target,
                const char *extra_headers, const void *body, size_t body_len,
                http_response *out);
+
+/* The steps of one request, for tests that stop part-way or need the body
+ * sent on its own. */
+
+/* Send a request head on conn: request line, Host, "Connection: close"
+ * when close_after, extra_headers (as for http_request) and, when
+ * content_length >= 0, "Content-Length: content_length" (which the body
+ * sent next may fall short of, on purpose). Returns 0 or -1. */
+int http_send_head(http_conn *conn, const char *method, const char *target,
+                   const char *extra_headers, long long content_length,
+                   int close_after);
+
+/* Send n raw bytes on conn (a body or part of one). Returns 0 or -1. */
+int http_send_raw(http_conn *conn, const void *buf, size_t n);
+
+/* Whatever bytes arrive next on conn, at most cap of them. Returns the
+ * count, 0 at EOF, -1 on error or timeout. */
+long http_recv_some(http_conn *conn, void *buf, size_t cap);
+
+/* Read one whole response to a request of method on conn into *out.
+ * Returns 0, or -1 (conn is then closed and *out is empty). conn stays
+ * open after a response, whatever it announced. */
+int http_read_response(http_conn *conn, const char *method,
+                       http_response *out);
+
+/* After the last response on a connection the server closes: read to the
+ * end. Returns 0 when nothing followed the response (EOF, or a reset: a
+ * server that closes with request bytes unread resets the connection),
+ * -1 when bytes followed it or the read failed or timed out. Closes conn. */
+int http_expect_close(http_conn *conn);
+
+/* Hang up with a reset (SO_LINGER 0), as a client that goes away
+ * mid-exchange does. Closes conn. */
+void http_abort(http_conn *conn);
+
+/* Number of header lines called name (case-insensitive) in r. */
+int http_header_count(const http_response *r, const char *name);
 
 /* Value of the first header called name (case-insensitive) in r, copied
  * into buf (cap bytes, NUL-terminated, truncated if needed). Returns the

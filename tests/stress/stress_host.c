@@ -3,10 +3,11 @@
  * while client threads in the same process hammer it over loopback.
  *
  * What it proves (each check counts a failure and the run exits 1):
- *  - Every response carries its own request's token: in the X-Token header
- *    and at the start of the body, and the request view the handler saw
- *    (header, query, body, path value) all name the same token. A reused
- *    or stale handle shows up here as another request's token.
+ *  - Every response carries its own request's token: in its one X-Token
+ *    header and at the start of the body, and the request view the handler
+ *    saw (header, query, body, path value) all name the same token. A
+ *    reused or stale handle shows up here as another request's token.
+ *    Every response is complete and nothing follows it before the close.
  *  - A handler's w is stale once its response is complete: the client that
  *    received it calls every response and request function on the stashed
  *    w and each must return GOHTTP_ESTALE; a hammer thread keeps writing
@@ -27,16 +28,18 @@
  * report only; default 64), STRESS_BIG_MAX (largest generated body, default
  * 1 MiB).
  *
+ * The clients use the shared test client (tests/c/http_client.c) step by
+ * step, for the requests that announce a body and send half of it or hang
+ * up mid-response.
+ *
  * Everything is loopback (127.0.0.1, port chosen by the kernel), bounded
  * in count, and a watchdog ends the process if it overruns.
  */
 #define _GNU_SOURCE
 #include "gohttp.h"
+#include "http_client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,8 +50,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -666,148 +667,42 @@ static const char *const kind_name[K_COUNT] = {
 static const int kind_weight[K_COUNT] = {14, 20, 8, 8, 16, 8, 8, 6, 6, 6};
 static atomic_long g_kind_done[K_COUNT];
 
-static int connect_server(void)
+/* The I/O timeout of every client connection: generous, because under
+ * valgrind a request may wait long for a handler slot; the watchdog bounds
+ * the run. */
+#define CLIENT_TIMEOUT_MS 60000
+
+/* Does any of the late-write markers (whole markers only: 4 random bytes
+ * spell "LATE" about once per 4 GB) occur in p[0..n)? */
+static bool has_late_marker(const char *p, size_t n)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {60, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return memmem(p, n, "LATE-WRITE!", 11) != NULL || memmem(p, n, "LATE-HAMMER!", 12) != NULL ||
+           memmem(p, n, "X-Late:", 7) != NULL;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+/* Does r carry exactly one X-Token header, and is it tok? */
+static bool own_token_header(const http_response *r, const char *tok)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    char got[TOKEN_LEN + 2];
+    return http_header_count(r, "X-Token") == 1 &&
+           http_header(r, "X-Token", got, sizeof got) == TOKEN_LEN && strcmp(got, tok) == 0;
 }
 
-/* A response read to EOF (every request says Connection: close). */
-struct response {
-    char *raw;           /* malloc'd; owner: the caller (response_free) */
-    size_t raw_len;
-    int status;
-    char token[TOKEN_LEN + 1];
-    unsigned char *body; /* malloc'd, decoded; owner: the caller */
-    size_t body_len;
-};
-
-static void response_free(struct response *r)
+/* Read the response to a "Connection: close" request and the server's
+ * close after it: the response must be complete and nothing may follow
+ * it. Returns 0, or -1 after counting a failure. */
+static int read_whole(http_conn *conn, const char *method, const char *target,
+                      http_response *r)
 {
-    free(r->raw);
-    free(r->body);
-    memset(r, 0, sizeof *r);
-}
-
-/* Decode a chunked body; -1 on malformed input. */
-static int dechunk(const char *p, size_t len, struct response *r)
-{
-    size_t off = 0, out = 0;
-    r->body = malloc(len + 1);
-    if (r->body == NULL)
+    if (http_read_response(conn, method, r) != 0) {
+        fail("%s %s: unreadable response (%s)", method, target, strerror(errno));
         return -1;
-    for (;;) {
-        char *end;
-        if (off >= len)
-            return -1;
-        unsigned long sz = strtoul(p + off, &end, 16);
-        const char *crlf = memmem(p + off, len - off, "\r\n", 2);
-        if (crlf == NULL || end == p + off)
-            return -1;
-        off = (size_t)(crlf - p) + 2;
-        if (sz == 0)
-            break;
-        if (off + sz + 2 > len)
-            return -1;
-        memcpy(r->body + out, p + off, sz);
-        out += sz;
-        off += sz + 2;
     }
-    r->body_len = out;
-    r->body[out] = '\0'; /* the body checks use string functions */
-    return 0;
-}
-
-/* Read everything until EOF and parse status, X-Token and the body. */
-static int read_response(int fd, struct response *r)
-{
-    size_t cap = 65536;
-    memset(r, 0, sizeof *r);
-    r->raw = malloc(cap);
-    if (r->raw == NULL)
+    if (http_expect_close(conn) != 0) {
+        fail("%s %s: bytes after the response, or no close", method, target);
+        http_response_free(r);
         return -1;
-    for (;;) {
-        if (r->raw_len + 1 >= cap) {
-            char *n = realloc(r->raw, cap * 2);
-            if (n == NULL)
-                return -1;
-            r->raw = n;
-            cap *= 2;
-        }
-        ssize_t n = recv(fd, r->raw + r->raw_len, cap - r->raw_len - 1, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        /* A server that answers without reading the whole request body
-         * closes with unread data, which resets the connection after the
-         * response; the parse below still demands a complete response
-         * (Content-Length met or the last chunk seen). */
-        if (n < 0 && errno == ECONNRESET && r->raw_len > 0)
-            break;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        r->raw_len += (size_t)n;
     }
-    r->raw[r->raw_len] = '\0';
-    const char *hend = memmem(r->raw, r->raw_len, "\r\n\r\n", 4);
-    if (hend == NULL || sscanf(r->raw, "HTTP/1.%*d %d", &r->status) != 1)
-        return -1;
-    size_t head_len = (size_t)(hend - r->raw) + 4;
-    bool chunked = false;
-    long clen = -1;
-    for (const char *l = strstr(r->raw, "\r\n") + 2; l < hend; l = strstr(l, "\r\n") + 2) {
-        if (strncasecmp(l, "X-Token: ", 9) == 0 && l + 9 + TOKEN_LEN <= hend) {
-            memcpy(r->token, l + 9, TOKEN_LEN);
-            r->token[TOKEN_LEN] = '\0';
-        } else if (strncasecmp(l, "Transfer-Encoding: chunked", 26) == 0) {
-            chunked = true;
-        } else if (strncasecmp(l, "Content-Length: ", 16) == 0) {
-            clen = strtol(l + 16, NULL, 10);
-        }
-    }
-    const char *b = r->raw + head_len;
-    size_t blen = r->raw_len - head_len;
-    if (chunked)
-        return dechunk(b, blen, r);
-    if (clen >= 0 && (size_t)clen != blen)
-        return -1;
-    r->body = malloc(blen + 1);
-    if (r->body == NULL)
-        return -1;
-    memcpy(r->body, b, blen);
-    r->body[blen] = '\0';
-    r->body_len = blen;
     return 0;
 }
 
@@ -817,7 +712,7 @@ static void client_request(enum kind k, uint64_t tokval, uint64_t *rng, size_t b
 {
     char tok[TOKEN_LEN + 1];
     snprintf(tok, sizeof tok, "%016llx", (unsigned long long)tokval);
-    char head[512];
+    char headers[128];
     unsigned char *body = NULL;
     size_t body_len = 0, big_n = 0;
     const char *method = "GET";
@@ -871,33 +766,27 @@ static void client_request(enum kind k, uint64_t tokval, uint64_t *rng, size_t b
         fill_bytes(tokval ^ 0xabcdef, body, body_len);
         memcpy(body, tok, TOKEN_LEN);
     }
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Token: %s\r\n"
-                      "Connection: close\r\n",
-                      method, target, g_port, tok);
-    if (body_len)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n"
-                       "Content-Type: application/octet-stream\r\n",
-                       k == K_DISC_REQ ? body_len + 100000 : body_len);
-    hl += snprintf(head + hl, sizeof head - (size_t)hl, "\r\n");
+    snprintf(headers, sizeof headers, "X-Token: %s\r\n%s", tok,
+             body_len ? "Content-Type: application/octet-stream\r\n" : "");
+    long long announced = body_len ? (long long)(k == K_DISC_REQ ? body_len + 100000 : body_len) : -1;
 
-    int fd = connect_server();
-    if (fd < 0) {
+    http_conn conn;
+    if (http_connect(&conn, g_port, CLIENT_TIMEOUT_MS) != 0) {
         fail("connect: %s", strerror(errno));
         free(body);
         return;
     }
-    if (send_all(fd, head, (size_t)hl) != 0) {
+    if (http_send_head(&conn, method, target, headers, announced, 1) != 0) {
         fail("send head: %s", strerror(errno));
         goto out;
     }
     if (k == K_DISC_REQ) {
         /* Send part of the announced body and hang up: the handler's body
          * read must fail, not hang or crash. */
-        send_all(fd, body, body_len / 2);
+        http_send_raw(&conn, body, body_len / 2);
         goto counted;
     }
-    if (body_len && send_all(fd, body, body_len) != 0) {
+    if (body_len && http_send_raw(&conn, body, body_len) != 0) {
         /* /partial may answer and close before the whole body is sent. */
         if (k != K_PARTIAL) {
             fail("send body: %s", strerror(errno));
@@ -907,33 +796,26 @@ static void client_request(enum kind k, uint64_t tokval, uint64_t *rng, size_t b
     if (k == K_DISC_RESP) {
         /* Read a little of the flood, then reset the connection. */
         char tmp[8192];
-        ssize_t n = recv(fd, tmp, sizeof tmp, 0);
+        long n = http_recv_some(&conn, tmp, sizeof tmp);
         if (n <= 0)
             fail("flood: nothing received");
         else if (memmem(tmp, (size_t)n, tok, TOKEN_LEN) == NULL)
             fail("flood: first bytes lack the token %s", tok);
-        struct linger lg = {1, 0};
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        http_abort(&conn);
         goto counted;
     }
 
-    struct response r;
-    if (read_response(fd, &r) != 0) {
-        fail("%s %s: unreadable response (%zu bytes): %.300s", method, target, r.raw_len,
-             r.raw ? r.raw : "");
-        response_free(&r);
+    http_response r;
+    if (read_whole(&conn, method, target, &r) != 0)
         goto out;
-    }
-    /* Whole markers only: 4 random bytes spell "LATE" about once per 4 GB. */
-    if (memmem(r.raw, r.raw_len, "LATE-WRITE!", 11) != NULL ||
-        memmem(r.raw, r.raw_len, "LATE-HAMMER!", 12) != NULL ||
-        memmem(r.raw, r.raw_len, "X-Late:", 7) != NULL)
+    if (has_late_marker(r.head, r.head_len) || has_late_marker(r.body, r.body_len))
         fail("%s: a late write from a dead handle landed in this response", tok);
     if (r.status != expect_status)
         fail("%s %s: status %d", method, target, r.status);
-    if (strcmp(r.token, tok) != 0)
-        fail("%s %s: X-Token '%s' is another request's (cross-request contamination)",
-             method, target, r.token);
+    if (!own_token_header(&r, tok))
+        fail("%s %s: X-Token is missing, repeated or another request's "
+             "(cross-request contamination)",
+             method, target);
     if (k != K_EARLY && (r.body_len < TOKEN_LEN + 1 || memcmp(r.body, tok, TOKEN_LEN) != 0))
         fail("%s %s: body does not start with its own token", method, target);
 
@@ -1003,11 +885,11 @@ static void client_request(enum kind k, uint64_t tokval, uint64_t *rng, size_t b
     default:
         break;
     }
-    response_free(&r);
+    http_response_free(&r);
 counted:
     atomic_fetch_add(&g_kind_done[k], 1);
 out:
-    close(fd);
+    http_close(&conn);
     free(body);
 }
 
@@ -1077,30 +959,29 @@ struct slow_arg {
 static void *slow_client(void *arg)
 {
     struct slow_arg *a = arg;
-    char tok[TOKEN_LEN + 1], req[256];
+    char tok[TOKEN_LEN + 1], target[64], headers[64];
     snprintf(tok, sizeof tok, "%016llx", (unsigned long long)a->tokval);
-    int n = snprintf(req, sizeof req,
-                     "GET /slow?t=%s&ms=300 HTTP/1.1\r\nHost: x\r\nX-Token: %s\r\n"
-                     "Connection: close\r\n\r\n",
-                     tok, tok);
-    int fd = connect_server();
-    if (fd < 0) {
+    snprintf(target, sizeof target, "/slow?t=%s&ms=300", tok);
+    snprintf(headers, sizeof headers, "X-Token: %s\r\n", tok);
+    http_conn conn;
+    if (http_connect(&conn, g_port, CLIENT_TIMEOUT_MS) != 0) {
         fail("slow connect: %s", strerror(errno));
         return NULL;
     }
-    struct response r;
-    if (send_all(fd, req, (size_t)n) != 0 || read_response(fd, &r) != 0) {
+    http_response r;
+    if (http_send_head(&conn, "GET", target, headers, -1, 1) != 0 ||
+        read_whole(&conn, "GET", target, &r) != 0) {
         fail("slow %s: no complete response across a graceful shutdown", tok);
-    } else if (r.status != 200 || strcmp(r.token, tok) != 0 ||
-               r.body_len != 2 * (TOKEN_LEN + 1) || memcmp(r.body, tok, TOKEN_LEN) != 0 ||
-               memcmp(r.body + TOKEN_LEN + 1, tok, TOKEN_LEN) != 0) {
-        fail("slow %s: wrong response across shutdown (status %d, token '%s', %zu bytes)", tok,
-             r.status, r.token, r.body_len);
-    } else {
-        a->ok = 1;
+        http_close(&conn);
+        return NULL;
     }
-    response_free(&r);
-    close(fd);
+    if (r.status != 200 || !own_token_header(&r, tok) || r.body_len != 2 * (TOKEN_LEN + 1) ||
+        memcmp(r.body, tok, TOKEN_LEN) != 0 || memcmp(r.body + TOKEN_LEN + 1, tok, TOKEN_LEN) != 0)
+        fail("slow %s: wrong response across shutdown (status %d, %zu bytes)", tok, r.status,
+             r.body_len);
+    else
+        a->ok = 1;
+    http_response_free(&r);
     return NULL;
 }
 
@@ -1200,9 +1081,9 @@ int main(void)
     /* gohttp.h: the listener is closed when gohttp_shutdown returns, so
      * the very next connect must be refused. */
     {
-        int fd = connect_server();
-        if (fd >= 0) {
-            close(fd);
+        http_conn probe;
+        if (http_connect(&probe, g_port, 1000) == 0) {
+            http_close(&probe);
             fail("a connection was accepted after gohttp_shutdown returned");
         }
     }
@@ -1231,11 +1112,13 @@ int main(void)
     rc = gohttp_stats(&c);
     if (rc != 0)
         fail("stats: %s", gohttp_strerror(rc));
-    if (c.live_handles || c.live_arenas || c.arena_bytes || c.live_servers || c.live_tokens)
+    bool live_zero = c.live_handles == 0 && c.live_arenas == 0 && c.arena_bytes == 0 &&
+                     c.live_servers == 0 && c.live_tokens == 0 && c.live_go_handles == 0;
+    if (!live_zero)
         fail("live counters not zero at the end: handles %lld arenas %lld bytes %lld "
-             "servers %lld tokens %lld",
+             "servers %lld tokens %lld go handles %lld",
              (long long)c.live_handles, (long long)c.live_arenas, (long long)c.arena_bytes,
-             (long long)c.live_servers, (long long)c.live_tokens);
+             (long long)c.live_servers, (long long)c.live_tokens, (long long)c.live_go_handles);
     long stale_checks = atomic_load(&g_stale_checks) + atomic_load(&g_hammer_probes);
     if (stale < stale_checks)
         fail("stats count %ld stale rejections, the test made %ld", stale, stale_checks);
@@ -1268,8 +1151,7 @@ int main(void)
         fail("RSS grew %.1f MiB after warm-up (bound %.0f MiB)", growth_mb, rss_bound_mb);
     if (done != total)
         fail("%ld of %ld requests completed", done, total);
-    if (c.live_handles == 0 && c.live_arenas == 0 && c.arena_bytes == 0 && c.live_servers == 0 &&
-        c.live_tokens == 0)
+    if (live_zero)
         printf("  live counters at end: all zero\n");
     long f = atomic_load(&g_failures);
     printf("stress_host: %s (%ld failures)\n", f ? "FAILED" : "ok", f);
