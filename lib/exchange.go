@@ -290,13 +290,7 @@ func (ex *exchange) headerArgs(op string, name *C.gohttp__cchar, nameLen C.size_
 //export gohttp_set_header
 func gohttp_set_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
-	return C.int(withExchange(w, func(ex *exchange) int64 {
-		n, v, code := ex.headerArgs("set_header", name, nameLen, value, valueLen, true)
-		if code == codeOK {
-			ex.rw.Header().Set(n, v)
-		}
-		return int64(code)
-	}))
+	return C.int(putHeader(w, false, name, nameLen, value, valueLen))
 }
 
 // gohttp_add_header: contract in gohttp.h; as gohttp_set_header but adds a
@@ -305,13 +299,28 @@ func gohttp_set_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_
 //export gohttp_add_header
 func gohttp_add_header(w C.gohttp_handle, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) (rc C.int) {
 	defer recoverInto(&rc)
-	return C.int(withExchange(w, func(ex *exchange) int64 {
-		n, v, code := ex.headerArgs("add_header", name, nameLen, value, valueLen, true)
-		if code == codeOK {
-			ex.rw.Header().Add(n, v)
+	return C.int(putHeader(w, true, name, nameLen, value, valueLen))
+}
+
+// putHeader is gohttp_add_header (add) and gohttp_set_header (!add): the
+// same checks, then Header().Add or Header().Set.
+func putHeader(w C.gohttp_handle, add bool, name *C.gohttp__cchar, nameLen C.size_t, value *C.gohttp__cchar, valueLen C.size_t) int64 {
+	op := "set_header"
+	if add {
+		op = "add_header"
+	}
+	return withExchange(w, func(ex *exchange) int64 {
+		n, v, code := ex.headerArgs(op, name, nameLen, value, valueLen, true)
+		if code != codeOK {
+			return int64(code)
 		}
-		return int64(code)
-	}))
+		if add {
+			ex.rw.Header().Add(n, v)
+		} else {
+			ex.rw.Header().Set(n, v)
+		}
+		return int64(codeOK)
+	})
 }
 
 // gohttp_del_header: contract in gohttp.h.
