@@ -20,6 +20,7 @@ is a failure.
 """
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -31,7 +32,8 @@ import time
 
 import pytest
 
-from conftest import python_env, request
+from conftest import (COUNTERS_MARKER, HERE, LIVE_KEYS, python_env,
+                      request)
 
 EXITED = re.compile(r"worker (\d+) exited with status (-?\d+)")
 LISTENING = re.compile(r"worker (\d+) listening")
@@ -41,12 +43,17 @@ EXIT_RECYCLED = 75
 
 class Child:
     """A child Python process: stdout's "listening" line gives the port,
-    stderr lines are collected by a thread and can be waited for."""
+    stderr lines are collected by a thread and can be waited for.  It runs
+    through child_main.py, and so do the workers it starts (they re-run
+    its command line): each prints its counters at exit on the shared
+    stderr, and finish() asserts them."""
 
     def __init__(self, args, env=None):
         full = python_env()
         full.update(env or {})
-        self.proc = subprocess.Popen([sys.executable] + list(args), env=full,
+        self.proc = subprocess.Popen([sys.executable,
+                                      os.path.join(HERE, "child_main.py")]
+                                     + list(args), env=full,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.lines = []
@@ -108,7 +115,27 @@ class Child:
                                  % "\n".join(self.lines))
         for t in self.readers:
             t.join(5)
+        self.assert_counters_zero()
         return rc
+
+    def assert_counters_zero(self):
+        """Every process that ended by a normal interpreter exit (the
+        supervisor, whatever its status, and each worker that exited 0 or
+        recycled) printed its counters, every live one zero; workers
+        killed by a signal print none."""
+        with self.cond:
+            reports = [json.loads(line.split(COUNTERS_MARKER, 1)[1])
+                       for line in self.lines if COUNTERS_MARKER in line]
+            exited = [rc for rc in self.statuses().values()
+                      if rc in (0, EXIT_RECYCLED)]
+        assert len(reports) >= 1 + len(exited), (
+            "%d counter reports for the supervisor and %d workers that "
+            "exited; stderr:\n%s" % (len(reports), len(exited),
+                                     "\n".join(self.lines)))
+        for report in reports:
+            assert "error" not in report, report
+            live = {k: report[k] for k in LIVE_KEYS}
+            assert not any(live.values()), "live counters at exit: %r" % report
 
     def kill(self):
         if self.proc.poll() is None:
