@@ -61,13 +61,14 @@ int report_counters(const char *label)
     }
     printf("%s: live_handles=%lld live_servers=%lld live_arenas=%lld "
            "arena_bytes=%lld requests_served=%lld stale_rejections=%lld "
-           "panics_recovered=%lld\n",
+           "panics_recovered=%lld live_tokens=%lld live_go_handles=%lld\n",
            label, (long long)c.live_handles, (long long)c.live_servers,
            (long long)c.live_arenas, (long long)c.arena_bytes,
            (long long)c.requests_served, (long long)c.stale_rejections,
-           (long long)c.panics_recovered);
+           (long long)c.panics_recovered, (long long)c.live_tokens,
+           (long long)c.live_go_handles);
     return c.live_handles != 0 || c.live_servers != 0 || c.live_arenas != 0 ||
-           c.arena_bytes != 0;
+           c.arena_bytes != 0 || c.live_tokens != 0 || c.live_go_handles != 0;
 }
 
 int serve_until_signal(gohttp_server s, int64_t shutdown_timeout_ms)

@@ -92,8 +92,8 @@ stop_example() {
     check "$name exits 0 after SIG$sig (got $rc)" test "$rc" -eq 0
     check "$name stderr holds no crash or sanitizer report" \
         no_crash_report "$tmp/$name.err"
-    check "$name reports zero live counters" grep -q \
-        'stats: live_handles=0 live_servers=0 live_arenas=0 arena_bytes=0 ' \
+    check "$name reports zero live counters" grep -qE \
+        'stats: live_handles=0 live_servers=0 live_arenas=0 arena_bytes=0 .* live_tokens=0 live_go_handles=0$' \
         "$tmp/$name.out"
     if [[ $rc -ne 0 ]]; then cat "$tmp/$name.out" "$tmp/$name.err" >&2; fi
 }
