@@ -120,6 +120,14 @@ func (p *promWriter) sample(name, labels string, v int64) {
 	p.b = append(p.b, '\n')
 }
 
+// seconds writes one sample of nanos nanoseconds, in seconds.
+func (p *promWriter) seconds(name string, nanos int64) {
+	p.b = append(p.b, name...)
+	p.b = append(p.b, ' ')
+	p.b = strconv.AppendFloat(p.b, float64(nanos)/1e9, 'g', -1, 64)
+	p.b = append(p.b, '\n')
+}
+
 func (p *promWriter) one(name, typ, help string, v int64) {
 	p.family(name, typ, help)
 	p.sample(name, "", v)
@@ -155,9 +163,7 @@ func (s *server) metricsText(b []byte) []byte {
 		count = cum
 	}
 	p.sample("gohttp_request_duration_seconds_bucket", `le="+Inf"`, count)
-	p.b = append(p.b, "gohttp_request_duration_seconds_sum "...)
-	p.b = strconv.AppendFloat(p.b, float64(m.sumNanos.Load())/1e9, 'g', -1, 64)
-	p.b = append(p.b, '\n')
+	p.seconds("gohttp_request_duration_seconds_sum", m.sumNanos.Load())
 	p.sample("gohttp_request_duration_seconds_count", "", count)
 
 	var c C.gohttp_counters
@@ -171,5 +177,7 @@ func (s *server) metricsText(b []byte) []byte {
 	p.one("gohttp_handlers_completed_total", "counter", "Handlers completed (process).", int64(c.requests_served))
 	p.one("gohttp_stale_rejections_total", "counter", "Calls rejected with GOHTTP_ESTALE (process).", int64(c.stale_rejections))
 	p.one("gohttp_panics_recovered_total", "counter", "Go panics turned into error codes (process).", int64(c.panics_recovered))
+	p.family("gohttp_host_wait_seconds_total", "counter", "Time handlers waited in the host before running, as reported by gohttp_note_host_wait; the Python package reports its waits for the GIL (process).")
+	p.seconds("gohttp_host_wait_seconds_total", int64(c.host_wait_ns))
 	return p.b
 }

@@ -138,11 +138,18 @@ void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
         gohttp_py_refuse(w);
         return;
     }
+    /* The GIL is taken here, timed, so that the wait is reported
+     * (gohttp_note_host_wait); cffi's own take inside gohttp_py_handler
+     * then finds it held. */
+    long long asked = gohttp_py_now_ns();
+    PyGILState_STATE gil = PyGILState_Ensure();
+    gohttp_note_host_wait(gohttp_py_now_ns() - asked);
     gohttp_handle saved_w;
     const gohttp_request *saved_req;
     gohttp_py_enter(w, req, &saved_w, &saved_req);
     gohttp_py_handler(w, req, userdata);
     gohttp_py_leave(saved_w, saved_req);
+    PyGILState_Release(gil);
     atomic_fetch_sub(&gohttp_py_gate_inside_count, 1);
 }
 

@@ -813,13 +813,17 @@ static PyObject *gohttp_py_serve(PyObject *self, PyObject *args)
     gohttp_exchange ex;
     uintptr_t me = (uintptr_t)&ex; /* unique among live workers */
     int rc, closed;
+    long long got = 0;
     for (;;) {
         Py_BEGIN_ALLOW_THREADS
         closed = gohttp_py_become_taker(p, me);
         if (!closed)
             atomic_store(&p->taker_tid, (pid_t)syscall(SYS_gettid));
         rc = closed ? GOHTTP_ECLOSED : gohttp_next(s, timeout_ms, &ex);
+        got = gohttp_py_now_ns();
         Py_END_ALLOW_THREADS
+        if (rc == GOHTTP_OK) /* the wait for the GIL with an exchange in hand */
+            gohttp_note_host_wait(gohttp_py_now_ns() - got);
         /* Take and run exchanges while holding the GIL, until the queue
          * is empty or the role was taken over. */
         while (rc == GOHTTP_OK) {

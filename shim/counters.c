@@ -12,6 +12,7 @@ static int64_t live_servers;
 static int64_t requests_served;
 static int64_t stale_rejections;
 static int64_t panics_recovered;
+static int64_t host_wait_ns;
 
 
 void gohttp__count_server(int64_t delta)
@@ -34,6 +35,13 @@ void gohttp__count_panic(void)
     __atomic_add_fetch(&panics_recovered, 1, __ATOMIC_RELAXED);
 }
 
+/* Contract in gohttp.h. */
+void gohttp_note_host_wait(int64_t ns)
+{
+    if (ns > 0)
+        __atomic_add_fetch(&host_wait_ns, ns, __ATOMIC_RELAXED);
+}
+
 /* A snapshot: each field is read atomically, the set is not (counters of
  * a busy server move while they are read). GOHTTP_EINVAL for NULL, with
  * its own last error. */
@@ -54,6 +62,7 @@ int gohttp_stats(gohttp_counters *out)
     out->panics_recovered = __atomic_load_n(&panics_recovered, __ATOMIC_RELAXED);
     out->live_tokens = gohttp__live_tokens();
     out->live_go_handles = gohttp__live_go_handles();
+    out->host_wait_ns = __atomic_load_n(&host_wait_ns, __ATOMIC_RELAXED);
     return GOHTTP_OK;
 }
 

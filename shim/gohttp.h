@@ -473,10 +473,20 @@ typedef struct gohttp_counters {
     int64_t live_tokens;       /* Go-side exchange tokens not yet dropped */
     int64_t live_go_handles;   /* Go runtime/cgo.Handles not yet deleted
                                   (one per server not yet gohttp_free'd) */
+    int64_t host_wait_ns;      /* handler time spent waiting in the host,
+                                  as gohttp_note_host_wait reported it
+                                  (cumulative)                          */
 } gohttp_counters;
 
 /* Snapshot the process-wide counters into *out. NULL: GOHTTP_EINVAL. */
 int gohttp_stats(gohttp_counters *out);
+
+/* Report that a handler, once it had its exchange, waited ns nanoseconds
+ * in the host before it could run (the Python package reports each wait
+ * for the GIL). Added to host_wait_ns and to the metrics endpoint's
+ * gohttp_host_wait_seconds_total. A plain atomic add in C: no call into
+ * Go, safe from any thread. A negative ns is ignored. */
+void gohttp_note_host_wait(int64_t ns);
 
 #ifdef __cplusplus
 }

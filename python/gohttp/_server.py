@@ -887,4 +887,4 @@ def stats():
     return {name: getattr(c, name) for name in (
         "live_handles", "live_servers", "live_arenas", "arena_bytes",
         "requests_served", "stale_rejections", "panics_recovered",
-        "live_tokens", "live_go_handles")}
+        "live_tokens", "live_go_handles", "host_wait_ns")}

@@ -96,6 +96,8 @@ def test_metrics_count_statuses_refusals_latency_and_slots():
     assert counts == sorted(counts) and buckets[-1] == (float("inf"), 7)
     assert value(samples, "gohttp_live_servers") >= 1
     assert value(samples, "gohttp_live_go_handles") >= 1
+    assert types["gohttp_host_wait_seconds"] == "counter"
+    assert value(samples, "gohttp_host_wait_seconds_total") >= 0
     for name in ("gohttp_arena_bytes", "gohttp_live_arenas",
                  "gohttp_stale_rejections_total",
                  "gohttp_panics_recovered_total",
