@@ -38,6 +38,7 @@ def test_gil_waits_of_dispatched_requests_are_counted(dispatch):
         while not stop.is_set():
             sum(range(1000))
 
+    spinner = threading.Thread(target=busy)
     old_interval = sys.getswitchinterval()
     try:
         port = srv.start("127.0.0.1", 0)
@@ -48,7 +49,6 @@ def test_gil_waits_of_dispatched_requests_are_counted(dispatch):
         quiet = gohttp.stats()["host_wait_ns"] - quiet_before
 
         sys.setswitchinterval(0.05)
-        spinner = threading.Thread(target=busy)
         spinner.start()
         time.sleep(0.01)  # a head start only; the waits below need no timing
         busy_before = gohttp.stats()["host_wait_ns"]
@@ -59,7 +59,7 @@ def test_gil_waits_of_dispatched_requests_are_counted(dispatch):
         stop.set()
         sys.setswitchinterval(old_interval)
         assert srv.close(5.0)
-    if "spinner" in locals():
+    if spinner.ident is not None:
         spinner.join(10)
     # Three requests, each waiting for a switch interval of 50 ms at most
     # and usually a good part of one: at least 10 ms in total.
