@@ -7,7 +7,9 @@
 Every server answers "Hello, world.\\n" on / from one of three
 applications: "hello" (no WSGI: plain Go, a C handler, the seed API),
 "raw" (bench/wsgi_hello.py, the smallest WSGI app) and "flask"
-(bench/flask_hello.py).  SERVERS below is the whole list; rows whose gohttp
+(bench/flask_hello.py); the "file" rows serve a 10 KB file at
+/static/file10k.txt, once by Go's file server (--static) and once by a
+Python handler (bench/wsgi_file.py) that reads and returns it.  SERVERS below is the whole list; rows whose gohttp
 CLI option is missing from `python -m gohttp --help` are skipped with a note.
 
 The rounds are interleaved: round 1 runs every server once, then round 2,
@@ -48,7 +50,12 @@ from importlib import metadata
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
 HELLO = b"Hello, world.\n"
-APPS = {"raw": "wsgi_hello:app", "flask": "flask_hello:app"}
+APPS = {"raw": "wsgi_hello:app", "flask": "flask_hello:app",
+        "file": "wsgi_file:app"}
+# The path wrk requests, and the body check_answer expects, per application.
+FILE_PATH = "/static/file10k.txt"
+FILE_BODY = b"".join(b"%05d gohttp static file row.......\n" % i
+                     for i in range(256))[:10240]
 
 
 # -- the servers -----------------------------------------------------------
@@ -112,7 +119,20 @@ SERVERS = [
     Server("bjoern-flask", "bjoern", "flask", bjoern("flask"), None),
     Server("gunicorn-flask", "gunicorn gthread", "flask", gunicorn("flask"),
            None),
+    Server("gohttp-static", "gohttp --static (Go file server)", "file",
+           lambda ctx, port: gohttp_cli(ctx, port, APPS["file"], "--static",
+                                        "/static=" + ctx.www), "--static"),
+    Server("gohttp-pyfile", "gohttp, Python handler reads the file", "file",
+           lambda ctx, port: gohttp_cli(ctx, port, APPS["file"]), None),
 ]
+
+
+def app_path(app):
+    return FILE_PATH if app == "file" else "/"
+
+
+def app_body(app):
+    return FILE_BODY if app == "file" else HELLO
 
 
 class Context:
@@ -120,7 +140,13 @@ class Context:
 
     def __init__(self, build):
         self.build = os.path.abspath(build)
-        self.env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        # The file rows' directory, written afresh for every bench run.
+        self.www = os.path.join(self.build, "bench", "www")
+        os.makedirs(self.www, exist_ok=True)
+        with open(os.path.join(self.www, "file10k.txt"), "wb") as f:
+            f.write(FILE_BODY)
+        self.env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+                        GOHTTP_BENCH_WWW=self.www)
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [
             os.path.join(self.build, "python"), HERE,
             os.environ.get("PYTHONPATH")]))
@@ -279,28 +305,29 @@ def stop(proc, timeout=10.0):
     return clean
 
 
-def check_answer(port):
+def check_answer(port, app="hello"):
+    path, want = app_path(app), app_body(app)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", "/")
+        conn.request("GET", path)
         resp = conn.getresponse()
         body = resp.read()
     finally:
         conn.close()
-    if resp.status != 200 or body != HELLO:
-        raise Failed("GET / answered %d %r, not 200 %r" %
-                     (resp.status, body[:40], HELLO))
+    if resp.status != 200 or body != want:
+        raise Failed("GET %s answered %d %r, not 200 %r" %
+                     (path, resp.status, body[:40], want[:40]))
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port, threads, connections, seconds):
-    """Runs wrk --latency; returns requests, requests/s, p99 (ms), and the
-    number of errors (socket errors + non-2xx)."""
+def wrk(port, threads, connections, seconds, path="/"):
+    """Runs wrk --latency on path; returns requests, requests/s, p99 (ms),
+    and the number of errors (socket errors + non-2xx)."""
     out = subprocess.run(
         ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds,
-         "--latency", "http://127.0.0.1:%d/" % port],
+         "--latency", "http://127.0.0.1:%d%s" % (port, path)],
         capture_output=True, text=True, timeout=seconds + 30).stdout
     requests = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -321,11 +348,13 @@ Run = collections.namedtuple("Run", "rps p99 cs_per_req errors clean")
 def measure(server, ctx, args):
     proc, port, err = start(server.argv, ctx)
     try:
-        check_answer(port)
-        wrk(port, args.threads, args.connections, args.warmup)
+        check_answer(port, server.app)
+        path = app_path(server.app)
+        wrk(port, args.threads, args.connections, args.warmup, path)
         before = context_switches(proc.pid)
         requests, rps, p99, errors = wrk(port, args.threads,
-                                         args.connections, args.duration)
+                                         args.connections, args.duration,
+                                         path)
         switches = context_switches(proc.pid) - before
     finally:
         clean = stop(proc, args.stop_timeout)
@@ -517,6 +546,12 @@ def report(args, rows, med, failures, skipped, rss):
         if not rss["clean"]:
             notes.append("RSS server did not stop on SIGINT: %s" %
                          " / ".join(rss["stderr"]))
+    static = ratio(med, "gohttp-static", "gohttp-pyfile")
+    if static is not None:
+        notes.append("10 KB file: Go's file server (--static) %.0f req/s, "
+                     "%.2fx the Python handler that reads and returns it "
+                     "(%.0f req/s)." % (med["gohttp-static"].rps, static,
+                                         med["gohttp-pyfile"].rps))
     notes.append("cs/req: context switches of every thread of the "
                  "server's process tree during the measured run, divided "
                  "by the requests wrk counted (threads that exited during "
@@ -530,7 +565,8 @@ def chart(path, rows, med, args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     shown = [s for s in rows if s.name in med][::-1]
-    colors = {"hello": "#7f7f7f", "raw": "#1f77b4", "flask": "#d62728"}
+    colors = {"hello": "#7f7f7f", "raw": "#1f77b4", "flask": "#d62728",
+              "file": "#2ca02c"}
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(shown) + 1.6))
     values = [med[s.name].rps / 1000 for s in shown]
     # gohttp and plain Go solid, the Python peers lighter.

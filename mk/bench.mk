@@ -4,7 +4,8 @@
 #   the seed-API hello (python -m gohttp), and the raw WSGI hello
 #   (bench/wsgi_hello.py) and a Flask hello (bench/flask_hello.py) under
 #   gohttp, granian, bjoern and gunicorn gthread, one worker each (plus
-#   gohttp --workers 2 when the CLI has it); then the RSS row.
+#   gohttp --workers 2 when the CLI has it), a 10 KB file served by --static
+#   and by a Python handler (bench/wsgi_file.py); then the RSS row.
 #
 # bench/install.sh first installs what only the bench needs (wrk and
 # bench/requirements.txt), silently when present; make test never needs it.
