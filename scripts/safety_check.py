@@ -436,8 +436,16 @@ def parse_safety(text):
 def check(root):
     problems = []
     with open(os.path.join(root, SAFETY), encoding="utf-8") as f:
-        cites, errors = parse_safety(f.read())
+        text = f.read()
+    cites, errors = parse_safety(text)
     problems += errors
+    # make audit rewrites the text between these (scripts/safety_audit_section.py):
+    # a missing marker would fail only at the end of a whole audit.
+    begins = [l for l in text.split("\n") if l.startswith("<!-- audit:begin")]
+    ends = [l for l in text.split("\n") if l.strip() == "<!-- audit:end -->"]
+    if len(begins) != 1 or len(ends) != 1 or text.index(begins[0]) > text.index(ends[0]):
+        problems.append("%s: section 6 needs one '<!-- audit:begin ...' line and, after it, one "
+                        "'<!-- audit:end -->' line (make audit rewrites what is between)" % SAFETY)
     sources = {}
 
     def source(relpath):
