@@ -216,12 +216,30 @@ def last_top_level_call(header):
     return name
 
 
+def c_macro_lines(code, base_line=0):
+    """{line: NAME} for every line of a `#define NAME` (with continuations)."""
+    out = {}
+    lines = code.split("\n")
+    k = 0
+    while k < len(lines):
+        m = re.match(r"\s*#\s*define\s+(\w+)", lines[k])
+        if m:
+            while True:
+                out[k + 1 + base_line] = m.group(1)
+                if not lines[k].rstrip().endswith("\\") or k + 1 >= len(lines):
+                    break
+                k += 1
+        k += 1
+    return out
+
+
 def c_sites(text, funcs, base_line=0):
     code = blank_c_like(text)
+    macros = c_macro_lines(code, base_line)
     sites = []
     for m in SITE_C.finditer(code):
         line = line_of(code, m.start()) + base_line
-        fn = enclosing(funcs, line)
+        fn = enclosing(funcs, line) or macros.get(line)
         if fn is None:
             continue  # a declaration or a definition's own name, not a call
         if fn == m.group(1) and line == def_line(funcs, fn):
@@ -276,8 +294,8 @@ def go_sites(text, funcs):
     for m in SITE_GO.finditer(code):
         line = line_of(code, m.start())
         call = m.group(1) or m.group(2) + "()"
-        sites.append((line, enclosing(funcs, line), call))
-    return sites
+        sites.append((line, enclosing(funcs, line) or "<file scope>", call))
+    return sorted(sites)
 
 
 # --- Python -----------------------------------------------------------------
