@@ -11,6 +11,10 @@
 #   make symbols-check  the dynamic symbols of libgohttp.so are exactly the
 #                  functions of the public headers, and no test-only code
 #                  is in it (tests/abi/check_exports.sh); part of `make test`.
+#   make safety-check  every `FILE: FUNCTION` citation of SAFETY.md exists and
+#                  every allocation/handle site of the boundary code lies in
+#                  a function a row names (scripts/safety_check.py), then the
+#                  checker's self-test (planted defects); part of `make test`.
 #   make install   PREFIX=/usr/local (default) [DESTDIR=...]: lib, include,
 #                  lib/pkgconfig.
 #
@@ -56,10 +60,10 @@ PREFIX ?= /usr/local
 # The one version number lives in python/gohttp/__init__.py (__version__).
 GOHTTP_VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' python/gohttp/__init__.py)
 
-.PHONY: lib go-test symbols-check
+.PHONY: lib go-test symbols-check safety-check
 
 all: lib
-test: go-test symbols-check
+test: go-test symbols-check safety-check
 
 lib: $(CORE_SO) $(CORE_A) $(CORE_HEADERS) $(CORE_PC)
 
@@ -130,6 +134,9 @@ go-test:
 
 symbols-check: $(CORE_SO)
 	tests/abi/check_exports.sh $(CC) $(CORE_SO) $(CORE_PUBLIC_HEADERS)
+
+safety-check:
+	$(PYTHON) scripts/safety_check.py --and-selftest
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -14,6 +14,8 @@
 # other (2 shared cores); MAKE_CMD overrides the make used (default: make).
 # Each row is bounded: past AUDIT_ROW_TIMEOUT_S seconds (default 1800) it
 # is stopped and fails as TIMED OUT, so a hang names its row.
+# A full run (no AUDIT_ONLY) ends by rewriting section 6 of SAFETY.md from
+# the report, for the commit the run started on (scripts/safety_audit_section.py).
 set -uo pipefail
 
 make_cmd=${MAKE_CMD:-make}
@@ -60,6 +62,7 @@ rows=(
 table=()
 failed=0
 total_start=$(date +%s)
+ran_on=$(scripts/safety_audit_section.py --commit 2>/dev/null || echo '?')
 for row in "${rows[@]}"; do
     IFS='|' read -r flavor suite goals <<<"$row"
     if [ -n "$only" ] && ! grep -qE -- "$only" <<<"$flavor $suite"; then
@@ -137,6 +140,9 @@ total=$(($(date +%s) - total_start))
 echo
 sed -n '/^| flavor/,/^must be caught/p' "$report"
 echo "report: $report"
+if [ -z "$only" ]; then
+    scripts/safety_audit_section.py "$report" SAFETY.md "$ran_on" || failed=1
+fi
 if [ "$failed" -ne 0 ]; then
     echo "audit: FAILED"
     exit 1
