@@ -138,18 +138,29 @@ void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
         gohttp_py_refuse(w);
         return;
     }
-    /* The GIL is taken here, timed, so that the wait is reported
-     * (gohttp_note_host_wait); cffi's own take inside gohttp_py_handler
-     * then finds it held. */
-    long long asked = gohttp_py_now_ns();
-    PyGILState_STATE gil = PyGILState_Ensure();
-    gohttp_note_host_wait(gohttp_py_now_ns() - asked);
     gohttp_handle saved_w;
     const gohttp_request *saved_req;
     gohttp_py_enter(w, req, &saved_w, &saved_req);
-    gohttp_py_handler(w, req, userdata);
+    int saved_push = gohttp_py_in_push;
+    gohttp_py_in_push = 1;
+    if (PyGILState_GetThisThreadState() == NULL) {
+        /* This thread's first call: cffi makes its thread state and keeps
+         * it for the thread's life. */
+        gohttp_py_handler(w, req, userdata);
+    } else {
+        /* The GIL is taken here, timed, so that the wait is reported
+         * (gohttp_note_host_wait); cffi's own take inside the callback
+         * then finds it held. The thread state cffi keeps holds a count of
+         * its own, so the release below never deletes it (a thread state
+         * made and deleted per request costs more than the request). */
+        long long asked = gohttp_py_now_ns();
+        PyGILState_STATE gil = PyGILState_Ensure();
+        gohttp_note_host_wait(gohttp_py_now_ns() - asked);
+        gohttp_py_handler(w, req, userdata);
+        PyGILState_Release(gil);
+    }
+    gohttp_py_in_push = saved_push;
     gohttp_py_leave(saved_w, saved_req);
-    PyGILState_Release(gil);
     atomic_fetch_sub(&gohttp_py_gate_inside_count, 1);
 }
 

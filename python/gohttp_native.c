@@ -25,6 +25,9 @@
 
 static __thread gohttp_handle gohttp_py_cur_w;
 static __thread const gohttp_request *gohttp_py_cur_req;
+/* Set while this thread runs a push-mode handler (a Go thread in the gate):
+ * then a call into Go must not keep the GIL, see gohttp_py_respond. */
+static __thread int gohttp_py_in_push;
 
 /* StaleHandleError, handed over by gohttp_py_setup (strong reference for
  * the life of the module). */
@@ -428,7 +431,14 @@ static int gohttp_py_header_bytes(PyObject *obj, const char **p, Py_ssize_t *n,
 
 /* Past this many body bytes respond() releases the GIL: net/http keeps a
  * response of up to 2 KiB in its own buffer until the handler returns, so
- * a smaller body never waits on the socket; a larger one may. */
+ * a smaller body never waits on the socket; a larger one may.
+ *
+ * In push mode it always releases it. There the threads waiting for the
+ * GIL are Go threads inside a cgo call, each holding one of Go's Ps; a
+ * call into Go with the GIL held may itself need a P, which those threads
+ * give up only when Go's sysmon takes it from them (20 us to 10 ms later),
+ * so every such call would stall all of them. In pull mode the threads
+ * that want the GIL are parked Python workers that hold no P. */
 #define GOHTTP_PY_NOWAIT_BODY 2048
 
 /* respond(w, status, headers, body) -> the library's return value (body
@@ -508,7 +518,7 @@ static PyObject *gohttp_py_respond(PyObject *self, PyObject *args)
         data = s;
     }
     int64_t rc;
-    if (len > GOHTTP_PY_NOWAIT_BODY) {
+    if (len > GOHTTP_PY_NOWAIT_BODY || gohttp_py_in_push) {
         Py_BEGIN_ALLOW_THREADS
         rc = gohttp_respond(w, status, list, (size_t)count, data, len);
         Py_END_ALLOW_THREADS
