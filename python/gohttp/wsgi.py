@@ -209,8 +209,10 @@ class _Response:
             data = None
         else:
             data = self._trim(data)
-        self.sent = True
         rc = _respond(self.w, code, self.headers, data)
+        # EINVAL (a header refused, e.g. a second Content-Length): nothing
+        # was sent, so fail() can still answer 500.
+        self.sent = rc != lib.GOHTTP_EINVAL
         if rc < 0:
             raise error_for(rc, "respond")
 

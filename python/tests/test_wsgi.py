@@ -261,6 +261,20 @@ def test_content_length_honoured(serve_app):
     assert (status, headers["Content-Length"], body) == (200, "5", b"12345")
 
 
+def test_second_content_length_is_500(serve_app):
+    # The library refuses the second Content-Length before anything is
+    # sent, so the client gets a 500 (not a dropped connection, and never
+    # two lengths).
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "5"),
+                                  ("Content-Length", "6")])
+        return [b"hello"]
+
+    port = serve_app(app)
+    status, _, body = request(port, "GET", "/")
+    assert status == 500 and body == b"Internal Server Error\n"
+
+
 def test_no_body_statuses_and_head(serve_app):
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/nocontent":
