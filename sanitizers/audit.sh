@@ -46,6 +46,7 @@ rows=(
     "default|fault injection at every allocation point|faults"
     "asan|fault injection at every allocation point|asan faults"
     "default|Go fuzz targets, 10 s each|fuzz FUZZTIME=10s"
+    "default|attack suite: C + WSGI hosts under attack, normal p99, counters 0|attack"
     "selftest|arena use-after-free -> ASan|selftest-arena-uaf-asan"
     "selftest|arena leak -> LSan|selftest-arena-leak-lsan"
     "selftest|arena leak -> valgrind|selftest-arena-leak-valgrind"

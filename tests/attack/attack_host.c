@@ -30,7 +30,7 @@
  * on stdout, then serves until its stdin reaches EOF. Then it shuts the
  * server down, waits, frees it, and checks that gohttp_stats' live
  * counters (live_handles, live_servers, live_arenas, arena_bytes,
- * live_tokens) are all 0: exit status 0 if so, 1 otherwise.
+ * live_tokens, live_go_handles) are all 0: exit status 0 if so, 1 otherwise.
  */
 #define _GNU_SOURCE
 #include "gohttp.h"
@@ -286,14 +286,14 @@ int main(void)
     CHECK(gohttp_stats(&c));
     printf("attack_host: counters live_handles=%" PRId64 " live_servers=%" PRId64
            " live_arenas=%" PRId64 " arena_bytes=%" PRId64 " live_tokens=%" PRId64
-           " (handlers completed %" PRId64 "; /big cut %ld, /upload 408 %ld,"
+           " live_go_handles=%" PRId64 " (handlers completed %" PRId64 "; /big cut %ld, /upload 408 %ld,"
            " /dupcl refused %ld accepted %ld)\n",
            c.live_handles, c.live_servers, c.live_arenas, c.arena_bytes,
-           c.live_tokens, c.requests_served, atomic_load(&big_cut),
+           c.live_tokens, c.live_go_handles, c.requests_served, atomic_load(&big_cut),
            atomic_load(&upload_408), atomic_load(&dupcl_refused),
            atomic_load(&dupcl_accepted));
     if (c.live_handles || c.live_servers || c.live_arenas || c.arena_bytes ||
-        c.live_tokens) {
+        c.live_tokens || c.live_go_handles) {
         printf("attack_host: FAIL: live counters not at zero\n");
         return 1;
     }

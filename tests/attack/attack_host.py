@@ -95,7 +95,8 @@ def main():
         return 1
     st = gohttp.stats()
     live = {k: st[k] for k in ("live_handles", "live_servers", "live_arenas",
-                               "arena_bytes", "live_tokens")}
+                               "arena_bytes", "live_tokens",
+                               "live_go_handles")}
     print("attack_host.py: counters %s (handlers completed %d; second "
           "Content-Length refused %d times)"
           % (" ".join("%s=%d" % kv for kv in live.items()),
