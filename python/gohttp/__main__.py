@@ -158,9 +158,12 @@ def main(argv=None):
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s %(levelname)s "
-                        "%(message)s")
+    try:
+        logging.basicConfig(level=args.log_level.upper(),
+                            format="%(asctime)s %(name)s %(levelname)s "
+                            "%(message)s")
+    except ValueError as exc:       # an unknown level name: a usage error
+        parser.error("--log-level: %s" % exc)
     if args.chdir:
         os.chdir(args.chdir)
     sys.path.insert(0, os.getcwd())
