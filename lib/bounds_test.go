@@ -71,7 +71,8 @@ func TestStalledBodiesFreeTheirSlots(t *testing.T) {
 	for i := range conns {
 		conns[i] = dialRaw(t, ts, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nx")
 	}
-	time.Sleep(50 * time.Millisecond)
+	// The attack is on once every slot is taken and requests queue.
+	waitFor(t, 5*time.Second, "requests queued for a slot", func() bool { return goroutinesIn(").takeSlot(") > 0 })
 	var worst time.Duration
 	maxThreads := 0
 	for i := 0; i < 5; i++ {
@@ -135,7 +136,12 @@ func TestMaxConnectionsClosesIdleFirst(t *testing.T) {
 			t.Fatalf("idle conn %d: %q %v", i, buf[:n], err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // they are idle now
+	conns := &tServerObject(ts.h).conns
+	waitFor(t, 5*time.Second, "four idle connections", func() bool {
+		conns.mu.Lock()
+		defer conns.mu.Unlock()
+		return len(conns.idle) == 4
+	})
 	got, _ := rawExchange(t, ts, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
 	if s := statuses(got); len(s) != 1 || s[0] != 200 {
 		t.Fatalf("request with 4 idle connections open: %q", got)
@@ -151,12 +157,12 @@ func TestMaxConnectionsClosesIdleFirst(t *testing.T) {
 	if closed != 1 {
 		t.Errorf("%d idle connections closed to make room, want 1", closed)
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "every connection closed", func() bool { return conns.count() == 0 })
 	// Four silent connections (nothing idle to close): the fifth is refused.
 	for i := 0; i < 4; i++ {
 		dialRaw(t, ts, "")
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "four silent connections admitted", func() bool { return conns.count() == 4 })
 	got, _ = rawExchange(t, ts, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
 	if got != "" {
 		t.Errorf("fifth connection with four busy ones was served: %q", got)

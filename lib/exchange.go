@@ -102,7 +102,11 @@ func (ex *exchange) refreshSend() {
 	if now.Before(ex.sendBy.Add(-d / 2)) {
 		return
 	}
-	ex.sendBy = now.Add(d)
+	by := ex.srv.writeBy(ex.req, now)
+	if by.Equal(ex.sendBy) {
+		return // held at the write_timeout end
+	}
+	ex.sendBy = by
 	_ = http.NewResponseController(ex.rw).SetWriteDeadline(ex.sendBy)
 }
 

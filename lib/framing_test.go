@@ -246,6 +246,10 @@ func TestNoBodyStatusIsSent(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("status %s: got %q, want %q", st, got, want)
 		}
+		// The refused byte never goes out: the stream ends with the head.
+		if !strings.HasSuffix(got, "\r\n\r\n") || strings.Contains(got, "\r\n\r\nx") {
+			t.Errorf("status %s: body bytes after the head: %q", st, got)
+		}
 		if rc := tNoBodyRC(); rc != eState {
 			t.Errorf("status %s: write = %d, want GOHTTP_ESTATE", st, rc)
 		}

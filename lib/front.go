@@ -195,7 +195,7 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// net/http's buffer, flushes, 1xx) set their own deadline
 	// (exchange.refreshSend); this one is for net/http's final flush.
 	s.dispatch(rw, r)
-	s.sendDeadline(rw)
+	s.sendDeadline(rw, r)
 }
 
 // finished logs and counts one request once it is answered.
@@ -238,10 +238,31 @@ func (s *server) queueLeft(r *http.Request) time.Duration {
 }
 
 // sendDeadline gives the next write send_timeout to complete.
-func (s *server) sendDeadline(rw http.ResponseWriter) {
+func (s *server) sendDeadline(rw http.ResponseWriter, r *http.Request) {
 	if s.opts.sendTimeout > 0 {
-		_ = http.NewResponseController(rw).SetWriteDeadline(time.Now().Add(s.opts.sendTimeout))
+		_ = http.NewResponseController(rw).SetWriteDeadline(s.writeBy(r, time.Now()))
 	}
+}
+
+// writeBy is the write deadline of r's response for a write starting at
+// now: now+send_timeout, but never past write_timeout after the request
+// arrived. net/http sets that write_timeout deadline when it has read the
+// request; a later deadline set here would replace it.
+func (s *server) writeBy(r *http.Request, now time.Time) time.Time {
+	by := now.Add(s.opts.sendTimeout)
+	if s.opts.writeTimeout <= 0 {
+		return by
+	}
+	var arrived time.Time
+	if r.ProtoMajor >= 2 {
+		arrived, _ = r.Context().Value(arrivedKey{}).(time.Time)
+	} else if g := guardOf(r.Context()); g != nil {
+		arrived = g.arrived
+	}
+	if end := arrived.Add(s.opts.writeTimeout); !arrived.IsZero() && end.Before(by) {
+		return end
+	}
+	return by
 }
 
 // dispatch routes r through the mux. A path that is clean and holds no

@@ -215,9 +215,10 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // goroutinesIn counts the goroutines whose stack holds frame (e.g.
-// ").takeSlot(" for a request waiting for a dispatch slot): the event a
-// test waits for when the library has no other signal for it.
-func goroutinesIn(frame string) int {
+// ").takeSlot(" for a request waiting for a dispatch slot), and every one
+// of more (e.g. a state "[select" too): the event a test waits for when
+// the library has no other signal for it.
+func goroutinesIn(frame string, more ...string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -229,7 +230,14 @@ func goroutinesIn(frame string) int {
 	}
 	count := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, frame) {
+		if !strings.Contains(g, frame) {
+			continue
+		}
+		all := true
+		for _, f := range more {
+			all = all && strings.Contains(g, f)
+		}
+		if all {
 			count++
 		}
 	}

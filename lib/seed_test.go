@@ -5,19 +5,37 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
 
-func freeAddr(t *testing.T) string {
+// heldAddr is a loopback address for ListenAndServe, which cannot report
+// the port it bound: a socket bound to 127.0.0.1:0 with SO_REUSEADDR that
+// never listens holds the port (no other socket can bind it) while Go's
+// listener, which sets SO_REUSEADDR too, can bind and listen on it. The
+// hold ends at release, or at the end of the test.
+func heldAddr(t *testing.T) (addr string, release func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	var once sync.Once
+	release = func() { once.Do(func() { syscall.Close(fd) }) }
+	t.Cleanup(release)
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port), release
 }
 
 // The seed's API: HandleFunc + ListenAndServe on the default server,
@@ -36,7 +54,7 @@ func TestSeedAPI(t *testing.T) {
 	if msg := tSeedHandleFunc("/{bad", false); !strings.Contains(msg, "bad") {
 		t.Errorf("bad pattern HandleFunc: last error %q", msg)
 	}
-	addr := freeAddr(t)
+	addr, release := heldAddr(t)
 	done := make(chan string)
 	go func() { done <- tSeedListenAndServe(addr) }()
 	base := "http://" + addr
@@ -48,6 +66,7 @@ func TestSeedAPI(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	release() // the server listens on it now
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +75,8 @@ func TestSeedAPI(t *testing.T) {
 	}
 	// A second ListenAndServe while the first serves returns at once and
 	// leaves the running server alone.
-	if msg := tSeedListenAndServe(freeAddr(t)); !strings.Contains(msg, "already started") {
+	other, _ := heldAddr(t)
+	if msg := tSeedListenAndServe(other); !strings.Contains(msg, "already started") {
 		t.Errorf("second ListenAndServe: last error %q", msg)
 	}
 	req, _ := http.NewRequest("POST", base+"/echo", strings.NewReader("seed body"))

@@ -63,7 +63,11 @@ func TestShutdownDrainAfterEarlyListenerClose(t *testing.T) {
 	if rc := tShutdown(ts.h, 5000); rc != eOK {
 		t.Fatal(rc)
 	}
-	time.Sleep(100 * time.Millisecond) // Shutdown has run its listener close by now
+	// Shutdown has run its listener close once it polls for idle
+	// connections (parked in its select).
+	waitFor(t, 5*time.Second, "http.Server.Shutdown polling", func() bool {
+		return goroutinesIn("[select", "net/http.(*Server).Shutdown(") == 1
+	})
 	tBlockRelease()
 	r := <-got
 	if r.err != nil || r.code != 200 {

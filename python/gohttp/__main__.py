@@ -56,7 +56,13 @@ def load_app(spec):
     module_name, _, attr = spec.partition(":")
     if not module_name:
         raise SystemExit("gohttp: bad application spec %r" % spec)
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise           # the application's own import failed: its trace
+        raise SystemExit("gohttp: no module named %r (sys.path starts "
+                         "with %s)" % (module_name, sys.path[0])) from None
     names = [attr] if attr else ["application", "app"]
     for name in names:
         call = name.endswith("()")
@@ -88,6 +94,11 @@ def parse_bind(text, default_port):
         return host or "127.0.0.1", int(port) if port else default_port
     except ValueError:
         raise SystemExit("gohttp: bad --bind %r" % text) from None
+
+
+def url_host(host):
+    """host as it goes in a URL: an IPv6 address in brackets."""
+    return "[%s]" % host if ":" in host else host
 
 
 def main(argv=None):
@@ -158,9 +169,12 @@ def main(argv=None):
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s %(levelname)s "
-                        "%(message)s")
+    try:
+        logging.basicConfig(level=args.log_level.upper(),
+                            format="%(asctime)s %(name)s %(levelname)s "
+                            "%(message)s")
+    except ValueError as exc:       # an unknown level name: a usage error
+        parser.error("--log-level: %s" % exc)
     if args.chdir:
         os.chdir(args.chdir)
     sys.path.insert(0, os.getcwd())
@@ -208,8 +222,8 @@ def main(argv=None):
         parser.error(str(exc))
 
     def ready(bound):
-        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
-              flush=True)
+        print("gohttp: listening on %s://%s:%d/" % (scheme, url_host(host),
+                                                    bound), flush=True)
 
     try:
         gohttp.run(host, port, server=srv, drain_timeout=args.drain_timeout,
@@ -249,8 +263,8 @@ def supervise(parser, args, options, supervised, scheme, statics):
                             default_port)
 
     def ready(bound):
-        print("gohttp: listening on %s://%s:%d/" % (scheme, host, bound),
-              flush=True)
+        print("gohttp: listening on %s://%s:%d/" % (scheme, url_host(host),
+                                                    bound), flush=True)
 
     try:
         gohttp.run(host, port, drain_timeout=args.drain_timeout, ready=ready,

@@ -326,7 +326,7 @@ class Server:
 
     dispatch      'push' (Go threads call in through the C gate) or 'pull'
                   (Python worker threads); default from GOHTTP_DISPATCH,
-                  else 'push' (chosen by benchmark: python/README.md).
+                  else 'pull' (chosen by benchmark: python/README.md).
     threads       pull mode: number of Python worker threads (default:
                   max_handlers; one at a time takes requests, the others
                   wait parked until a handler waits).

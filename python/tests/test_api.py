@@ -441,11 +441,11 @@ def test_shutdown_from_inside_handler(make_server):
 
 
 def test_shutdown_from_other_thread_drains_in_flight(make_server):
-    entered = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     def slow(w, req):
         entered.set()
-        time.sleep(0.5)
+        release.wait(10)
         w.write("done")
 
     srv, port = make_server({"/": slow})
@@ -454,7 +454,15 @@ def test_shutdown_from_other_thread_drains_in_flight(make_server):
         target=lambda: result.update(r=request(port, "GET", "/")))
     t.start()
     assert entered.wait(5)
-    threading.Thread(target=srv.shutdown, args=(5,)).start()
+    stopper = threading.Thread(target=srv.shutdown, args=(5,))
+    stopper.start()
+    stopper.join(5)
+    # The shutdown has begun (the listener is closed) with the handler
+    # still inside: it must be drained, not cut.
+    with pytest.raises(ConnectionError):
+        request(port, "GET", "/", timeout=2)
+    assert srv.wait(0) is False
+    release.set()
     assert srv.wait(5)
     t.join(5)
     assert result["r"][0] == 200 and result["r"][2] == b"done"

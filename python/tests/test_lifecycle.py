@@ -449,11 +449,18 @@ def test_signal_with_handler_outliving_drain_timeout_exits(sig):
 
 
 PULL_WORKERS_SCRIPT = r"""
-import threading, time, gohttp
+import socket, threading, time, gohttp
 srv = gohttp.Server(dispatch="pull", threads=4)
 def slow(w, r):
     print("in handler", flush=True)
-    time.sleep(0.5)    # the signal lands while a worker is in here
+    # The signal lands while a worker is in here: it returns once the
+    # shutdown closed the listener (10 s at most).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", srv.port)) != 0:
+                break
+        time.sleep(0.01)
     w.write("x")
 srv.route("/", slow)
 gohttp.run("127.0.0.1", 0, server=srv, drain_timeout=2,

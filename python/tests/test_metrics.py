@@ -14,10 +14,26 @@ from conftest import finish_child, read_port, request, served_by, spawn
 parser = pytest.importorskip("prometheus_client.parser")
 
 
+_held = []
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port for metrics_bind, which cannot report the port it
+    bound: held until the test ends by a socket bound with SO_REUSEADDR
+    that never listens, so no other socket can take it, while Go's
+    listener (SO_REUSEADDR too) can bind and listen on it."""
+    s = socket.socket()
+    _held.append(s)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def release_held_ports():
+    yield
+    while _held:
+        _held.pop().close()
 
 
 def scrape(port):

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -216,6 +218,30 @@ static long elapsed_ms(const struct timespec *since)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (now.tv_sec - since->tv_sec) * 1000 +
            (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* A loopback port held for a server that cannot report the port it bound
+ * (gohttp_listen_and_serve, the seed's ListenAndServe): a socket bound to
+ * 127.0.0.1:0 with SO_REUSEADDR and never listening. No other socket can
+ * bind the port while it is held, yet Go's listener (which sets
+ * SO_REUSEADDR too) can, because nothing listens on it. Close the returned
+ * fd once the server listens. */
+static int reserve_port(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int one = 1;
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+                                sizeof one), 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
 }
 
 /* GET target on port, asserting transport success and the status. */
@@ -1501,12 +1527,13 @@ START_TEST(listen_and_serve_blocks_until_shutdown)
     b.rc = 12345;
     b.s = new_server(NULL);
     route(b.s, "/", write_text, (void *)"blocking\n");
-    int port = http_free_port();
-    ck_assert_int_gt(port, 0);
+    int port;
+    int held = reserve_port(&port);
     snprintf(b.addr, sizeof b.addr, "127.0.0.1:%d", port);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, run_listen_and_serve, &b), 0);
     int listening = http_wait_listening(port, 10000) == 0;
+    close(held);
     http_response r;
     int fetched = listening &&
                   fetch(port, "GET", "/", NULL, NULL, 0, &r) == 0;
@@ -1614,8 +1641,8 @@ START_TEST(seed_api_serves_and_goes_stale)
     static struct seed_run run;
     memset(&run, 0, sizeof run);
     memset(&seed_seen, 0, sizeof seed_seen);
-    int port = http_free_port();
-    ck_assert_int_gt(port, 0);
+    int port;
+    int held = reserve_port(&port);
     snprintf(run.addr, sizeof run.addr, "127.0.0.1:%d", port);
     HandleFunc("/seed", &seed_record);
     HandleFunc("/stop", &seed_stop);
@@ -1628,6 +1655,7 @@ START_TEST(seed_api_serves_and_goes_stale)
     ck_assert_int_eq(pthread_create(&t, NULL, seed_serve, &run), 0);
 
     int listening = http_wait_listening(port, 10000) == 0;
+    close(held);
     http_response r;
     memset(&r, 0, sizeof r);
     int fetched = listening &&
@@ -1688,6 +1716,201 @@ START_TEST(seed_bind_failure_returns_with_reason)
 }
 END_TEST
 
+/* The seed's Shutdown() drains: a request in flight when it is called is
+ * answered, new connections are refused at once, and ListenAndServe
+ * returns only after the handler returned. */
+struct seed_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, open;
+    int neg_rc, ok_rc;
+};
+static struct seed_gate seed_gate = { PTHREAD_MUTEX_INITIALIZER,
+                                      PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+
+/* Seed /slow: tries a negative length, then waits (at most 20 s) for the
+ * test to open the gate and answers "drained". */
+static void seed_slow(ResponseWriterPtr w, Request *req)
+{
+    (void)req;
+    struct seed_gate *g = &seed_gate;
+    int neg = ResponseWriter_Write(w, "x", -1);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 20;
+    pthread_mutex_lock(&g->mu);
+    g->neg_rc = neg;
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open &&
+           pthread_cond_timedwait(&g->cv, &g->mu, &limit) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&g->mu);
+    char *text = "drained";
+    int ok = ResponseWriter_Write(w, text, (int)strlen(text));
+    pthread_mutex_lock(&g->mu);
+    g->ok_rc = ok;
+    pthread_mutex_unlock(&g->mu);
+}
+
+struct seed_fetch {
+    int port, rc;
+    http_response r;
+};
+
+static void *seed_fetch_slow(void *arg)
+{
+    struct seed_fetch *f = arg;
+    f->rc = fetch(f->port, "GET", "/slow", NULL, NULL, 0, &f->r);
+    return NULL;
+}
+
+START_TEST(seed_shutdown_drains_the_request_in_flight)
+{
+    static struct seed_run run;
+    static struct seed_fetch f;
+    memset(&run, 0, sizeof run);
+    memset(&f, 0, sizeof f);
+    pthread_mutex_lock(&seed_gate.mu);
+    seed_gate.entered = seed_gate.open = 0;
+    seed_gate.neg_rc = seed_gate.ok_rc = 12345;
+    pthread_mutex_unlock(&seed_gate.mu);
+    int held = reserve_port(&f.port);
+    snprintf(run.addr, sizeof run.addr, "127.0.0.1:%d", f.port);
+    HandleFunc("/slow", &seed_slow);
+    pthread_t t, client;
+    ck_assert_int_eq(pthread_create(&t, NULL, seed_serve, &run), 0);
+    int listening = http_wait_listening(f.port, 10000) == 0;
+    close(held);
+    if (!listening) {
+        Shutdown();
+        timed_join(t, 15);
+        ck_abort_msg("seed server never listened: %s", run.last_error);
+    }
+    ck_assert_int_eq(pthread_create(&client, NULL, seed_fetch_slow, &f), 0);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 10;
+    pthread_mutex_lock(&seed_gate.mu);
+    while (!seed_gate.entered &&
+           pthread_cond_timedwait(&seed_gate.cv, &seed_gate.mu, &limit) !=
+               ETIMEDOUT) {
+    }
+    int entered = seed_gate.entered;
+    pthread_mutex_unlock(&seed_gate.mu);
+
+    Shutdown();
+    /* The listener is closed before Shutdown returns. */
+    http_conn late;
+    int late_rc = http_connect(&late, f.port, 1000);
+    if (late_rc == 0)
+        http_close(&late);
+    /* The handler still runs, so ListenAndServe cannot have returned. */
+    int returned_early = pthread_tryjoin_np(t, NULL) == 0;
+    /* The handler keeps running 300 ms into the drain (a duration under
+     * test, not a wait for an event): well within the seed's 5 s, so its
+     * answer must still reach the client. */
+    struct timespec hold = { 0, 300 * 1000000L };
+    while (nanosleep(&hold, &hold) != 0 && errno == EINTR) {
+    }
+
+    pthread_mutex_lock(&seed_gate.mu);
+    seed_gate.open = 1;
+    pthread_cond_broadcast(&seed_gate.cv);
+    pthread_mutex_unlock(&seed_gate.mu);
+    int client_joined = timed_join(client, 15);
+    int joined = returned_early || timed_join(t, 15);
+    ck_assert_msg(joined, "ListenAndServe did not return after Shutdown()");
+    ck_assert_msg(client_joined, "the in-flight request never finished");
+    ck_assert_int_eq(entered, 1);
+    ck_assert_msg(late_rc != 0, "a connection after Shutdown() was accepted");
+    ck_assert_msg(!returned_early,
+                  "ListenAndServe returned while a handler ran");
+    ck_assert_int_eq(f.rc, 0);
+    ck_assert_int_eq(f.r.status, 200);
+    ck_assert_str_eq(f.r.body, "drained");
+    response_done(&f.r);
+    ck_assert_int_eq(seed_gate.neg_rc, GOHTTP_EINVAL);
+    ck_assert_int_eq(seed_gate.ok_rc, 7);
+    end_of_test();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Documented edge cases: read_body with cap 0, last error truncation   */
+/* ------------------------------------------------------------------ */
+
+struct cap_zero {
+    int64_t rc_cap0, rc_null_cap0, rc_after;
+    char body[64];
+};
+
+/* Reads with cap 0 (a buffer, then NULL), then the whole body, and
+ * answers it. */
+static void read_cap_zero(gohttp_handle w, const gohttp_request *req,
+                          void *ud)
+{
+    (void)req;
+    struct cap_zero *c = ud;
+    char buf[64];
+    sync_point();
+    c->rc_cap0 = gohttp_read_body(w, buf, 0);
+    c->rc_null_cap0 = gohttp_read_body(w, NULL, 0);
+    int64_t n = 0, got;
+    while ((got = gohttp_read_body(w, buf + n, (int64_t)sizeof buf - 1 - n))
+           > 0)
+        n += got;
+    c->rc_after = got;
+    buf[n] = '\0';
+    snprintf(c->body, sizeof c->body, "%s", buf);
+    sync_point();
+    gohttp_write(w, buf, n);
+}
+
+START_TEST(read_body_with_cap_zero_returns_zero_and_reads_nothing)
+{
+    static struct cap_zero c;
+    memset(&c, 0xA5, sizeof c);
+    gohttp_server s = new_server(NULL);
+    route(s, "/", read_cap_zero, &c);
+    int port = start(s);
+    http_response r;
+    ck_assert_int_eq(fetch(port, "POST", "/", NULL, "twelve bytes", 12, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "twelve bytes");
+    response_done(&r);
+    ck_assert_int_eq(c.rc_cap0, 0);
+    ck_assert_int_eq(c.rc_null_cap0, 0);
+    ck_assert_int_eq(c.rc_after, 0);
+    ck_assert_str_eq(c.body, "twelve bytes");
+    end_of_test();
+}
+END_TEST
+
+START_TEST(last_error_is_truncated_at_511_bytes)
+{
+    gohttp_server s = new_server(NULL);
+    /* An invalid pattern: the detail quotes it. */
+    char pattern[2100];
+    memset(pattern, 'a', sizeof pattern);
+    pattern[0] = '/';
+    memcpy(pattern + sizeof pattern - 4, "/{x", 4); /* unclosed wildcard */
+    ck_assert_int_eq(gohttp_route(s, pattern, write_text, NULL),
+                     GOHTTP_EPATTERN);
+    const char *e = gohttp_last_error();
+    ck_assert_uint_eq(strlen(e), 511);
+    ck_assert_ptr_nonnull(strstr(e, "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+    /* The same error with a short pattern is not cut. */
+    ck_assert_int_eq(gohttp_route(s, "/short/{x", write_text, NULL),
+                     GOHTTP_EPATTERN);
+    e = gohttp_last_error();
+    ck_assert_uint_lt(strlen(e), 511);
+    ck_assert_ptr_nonnull(strstr(e, "/short/{x"));
+    end_of_test();
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 /* The suite: "api" for gohttp.h, "seed" for gohttplib.h. */
@@ -1716,12 +1939,15 @@ static Suite *shim_suite(void)
     tcase_add_test(tc, reuse_port_lets_two_servers_share_a_port);
     tcase_add_test(tc, excess_requests_wait_then_503);
     tcase_add_test(tc, abort_cuts_the_response);
+    tcase_add_test(tc, read_body_with_cap_zero_returns_zero_and_reads_nothing);
+    tcase_add_test(tc, last_error_is_truncated_at_511_bytes);
     suite_add_tcase(s, tc);
 
     TCase *seed = tcase_create("seed");
     tcase_add_checked_fixture(seed, setup, teardown);
     tcase_add_test(seed, seed_api_serves_and_goes_stale);
     tcase_add_test(seed, seed_bind_failure_returns_with_reason);
+    tcase_add_test(seed, seed_shutdown_drains_the_request_in_flight);
     suite_add_tcase(s, seed);
     return s;
 }
