@@ -381,7 +381,17 @@ def test_cli_max_handlers_bounds_concurrency(app_dir):
             t.start()
         entered = os.path.join(gate, "entered")
         deadline = time.monotonic() + 10
-        while not os.path.exists(entered):
+
+        def entries():
+            # The app appends its line after creating the file: an empty
+            # file is one being written.
+            try:
+                with open(entered) as f:
+                    return f.read().split()
+            except FileNotFoundError:
+                return []
+
+        while not entries():
             assert time.monotonic() < deadline
             threading.Event().wait(0.01)
         # Both requests reached the server (one in the app): the second
