@@ -71,3 +71,4 @@ include mk/faults.mk
 include mk/fuzz.mk
 include mk/bench.mk
 include mk/examples.mk
+include mk/coverage.mk
