@@ -1,7 +1,7 @@
 # mk/coverage.mk - make coverage: line coverage of the C (proxy/, shim/),
 # the Go (lib/) and the Python (python/gohttp) code, measured over the
 # test suites, with a table per language, the lines no test reaches and
-# the goals. Not part of `make test` or `make audit` (about 5 min).
+# the goals. Not part of `make test` or `make audit` (about 3 min).
 #
 #   make coverage   builds an instrumented copy of everything under
 #                   build/coverage/ (a sub-make of the normal rules with
