@@ -72,3 +72,4 @@ include mk/fuzz.mk
 include mk/bench.mk
 include mk/examples.mk
 include mk/attack.mk
+include mk/coverage.mk
