@@ -66,7 +66,7 @@ python-test: python-build
 	    $(PYTHON) -m pytest -q -p no:cacheprovider python/tests $(PYTEST_ARGS)
 
 # The seed's hello demo on 127.0.0.1:5000 until Ctrl-C (exit status 0).
-demo: python-build
+demo: bootstrap python-build
 	PYTHONPATH=$(ROOT)/$(PY_OUT) $(PYTHON) -m gohttp
 
 # make python-versions: the package built and its pytest suite run on every
