@@ -1,47 +1,52 @@
 # gohttp - every entry point. See README.md for what each target does.
 #
-# Build flavors: a flavor goal given on the command line (make asan test)
-# selects a build tree under build/FLAVOR/; without one the default build
-# lives directly under build/ (build/lib, build/include).
+# FLAVOR (default, asan, tsan, valgrind, race, cgocheck) selects the
+# compiler, Go and run-time settings (mk/flavors.mk) and the build tree:
+# build/ for default, build/FLAVOR/ otherwise.
 #
-# The parts of the build live in mk/*.mk, one file per area:
-#   mk/proxy.mk      proxy/ handle table and its Check suite
-#   mk/core.mk       shim/ + lib/: libgohttp.so/.a, headers, pkg-config,
-#                    Go tests, C examples, install
-#   mk/python.mk     python/ package, pytest suite, demo
-#   mk/flavors.mk    per-flavor compiler and Go flags (sourced first)
-#   mk/audit.mk      flavor goals' test runs, self-tests, stress, audit
-#   mk/bench.mk      make bench
-# Each area adds its own prerequisites to the shared goals (test, all, ...).
+# Each area of the build is one mk/*.mk file, its goals listed in its
+# header (mk/flavors.mk: the per-flavor flags, included first); each adds
+# its prerequisites to the shared goals (all, test, ...) and reads $(FLAVOR)
+# and $(BUILD), never the goals.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := all
 
 FLAVORS := asan tsan valgrind race cgocheck
-FLAVOR := $(firstword $(filter $(FLAVORS),$(MAKECMDGOALS)))
-ifeq ($(FLAVOR),)
-FLAVOR := default
-BUILD := build
-else
-BUILD := build/$(FLAVOR)
+FLAVOR ?= default
+ifeq ($(filter default $(FLAVORS),$(FLAVOR)),)
+$(error FLAVOR=$(FLAVOR): expected one of default $(FLAVORS))
 endif
+
+# The goal form, the only place that reads the goals: `make asan test`
+# runs `make FLAVOR=asan test`, and a flavor goal alone (`make valgrind`)
+# runs `make FLAVOR=valgrind valgrind`, that flavor's suite (mk/audit.mk).
+GOAL_FLAVOR := $(filter $(FLAVORS),$(MAKECMDGOALS))
+ifneq ($(filter-out $(FLAVOR),$(GOAL_FLAVOR)),)
+ifneq ($(words $(GOAL_FLAVOR)),1)
+$(error one flavor per make, not "$(GOAL_FLAVOR)")
+endif
+OTHER_GOALS := $(filter-out $(GOAL_FLAVOR),$(MAKECMDGOALS))
+.PHONY: $(MAKECMDGOALS)
+$(GOAL_FLAVOR):
+	+@$(MAKE) --no-print-directory FLAVOR=$@ $(or $(OTHER_GOALS),$@)
+$(OTHER_GOALS):
+	@:
+else
+
+# A make started by a recipe picks its own flavor: FLAVOR=... given to this
+# make is not passed on (BUILD, PLANT and the other variables are).
+MAKEOVERRIDES := $(filter-out FLAVOR=%,$(MAKEOVERRIDES))
+BUILD := $(if $(filter default,$(FLAVOR)),build,build/$(FLAVOR))
 
 ROOT := $(CURDIR)
 CC := gcc
 PYTHON ?= python3
 GO ?= go
 
-WARN := -Wall -Wextra -Werror
-CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC $(WARN)
-# Per-flavor additions, set by mk/flavors.mk.
-FLAVOR_CFLAGS :=
-FLAVOR_LDFLAGS :=
-GO_BUILD_FLAGS :=
-GO_ENV :=
-
+CFLAGS_BASE := -std=gnu11 -O2 -g -fPIC -Wall -Wextra -Werror
 include mk/flavors.mk
-
 CFLAGS := $(CFLAGS_BASE) $(FLAVOR_CFLAGS)
 LDFLAGS := $(FLAVOR_LDFLAGS)
 export CGO_CFLAGS := $(CFLAGS)
@@ -50,18 +55,15 @@ export CGO_LDFLAGS := $(LDFLAGS)
 .PHONY: all test bootstrap demo bench clean install $(FLAVORS)
 
 # Installs missing system and Python packages; quiet when all are present.
+# `make test` and `make demo` (mk/python.mk) start with it; plain `make`
+# never installs anything.
 bootstrap:
 	@scripts/bootstrap.sh
 
-all: bootstrap
 test: bootstrap
 
-# A flavor goal alone only selects the build tree (make asan test); the
-# flavors that are whole runs (make valgrind, make race, ...) add recipes
-# in mk/audit.mk.
-
 clean:
-	rm -rf build python/build python/*.egg-info
+	rm -rf build python/build python/*.egg-info lib/zz_cdeps.h
 
 include mk/proxy.mk
 include mk/core.mk
@@ -73,3 +75,4 @@ include mk/bench.mk
 include mk/examples.mk
 include mk/attack.mk
 include mk/coverage.mk
+endif

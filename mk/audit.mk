@@ -24,11 +24,10 @@
 #                          as a row of its own
 #
 # `make FLAVOR` alone runs that flavor's whole suite; `make FLAVOR GOAL...`
-# runs only the named goals in that flavor's build tree (e.g. `make tsan
-# stress-c`, `make valgrind stress-py`). STRESS_SCALE multiplies the stress
-# request counts in every flavor (the defaults below fit CI).
-
-AUDIT_GOALS := $(filter-out $(FLAVORS),$(MAKECMDGOALS))
+# (the same as `make FLAVOR=FLAVOR GOAL...`, see the top Makefile) runs only
+# the named goals in that flavor's build tree (e.g. `make tsan stress-c`,
+# `make valgrind stress-py`). STRESS_SCALE multiplies the stress request
+# counts in every flavor (the defaults below fit CI).
 
 STRESS_DIR := $(BUILD)/stress
 STRESS_HOST := $(STRESS_DIR)/stress_host
@@ -115,23 +114,13 @@ stress-py: python-build
 	    $(PYTHON) tests/stress/stress_py.py
 
 # --- whole-run flavor goals -------------------------------------------------
-# Each flavor goal doubles as the flavor selector (see the top Makefile):
-# alone it runs its whole suite, with other goals it only selects the tree.
+# The top Makefile runs `make valgrind` as `make FLAVOR=valgrind valgrind`,
+# so these rules are the suites; they run in their own flavor only.
 
-asan: $(if $(AUDIT_GOALS),,test)
-	@:
-
-valgrind: $(if $(AUDIT_GOALS),,valgrind-proxy valgrind-shim stress-c stress-py)
-	@:
-
-race: $(if $(AUDIT_GOALS),,go-test)
-	@:
-
-tsan: $(if $(AUDIT_GOALS),,proxy-stress stress-c examples-test)
-	@:
-
-cgocheck: $(if $(AUDIT_GOALS),,test)
-	@:
+asan cgocheck: test
+valgrind: valgrind-proxy valgrind-shim stress-c stress-py
+race: go-test
+tsan: proxy-stress stress-c examples-test
 
 # Check forks a child per test by default; memcheck must see the tests
 # themselves, in one process.

@@ -35,7 +35,9 @@ LOAD_CONNECTIONS ?= 64
 
 .PHONY: examples examples-test load-test demo-c
 
-all: examples
+# Plain `make` builds the example programs; the test binaries need Check,
+# which `make test` installs (bootstrap).
+all: $(EXAMPLE_BINS)
 test: examples-test load-test
 
 examples: lib $(EXAMPLE_BINS) $(EXAMPLE_TEST_BINS)

@@ -1,8 +1,8 @@
 # mk/flavors.mk - per-flavor compiler, Go and run-time settings.
 #
-# Included by the top Makefile after FLAVOR/BUILD are chosen and BEFORE
-# CFLAGS/LDFLAGS are composed, so everything here only sets the FLAVOR_*,
-# GO_* and run-time variables. One flavor per make invocation:
+# Included by the top Makefile once FLAVOR is known and BEFORE
+# CFLAGS/LDFLAGS are composed from CFLAGS_BASE and FLAVOR_*. One flavor per
+# make invocation:
 #
 #   flavor    C (FLAVOR_CFLAGS)                 Go (GO_BUILD_FLAGS / GO_ENV)
 #   default   -                                 -
@@ -49,11 +49,12 @@
 
 SAN_DIR := $(ROOT)/sanitizers
 comma := ,
-empty :=
-space := $(empty) $(empty)
+space := $(subst ,, )
 
-PLANT ?=
-PLANT_TAGS ?=
+FLAVOR_CFLAGS :=
+FLAVOR_LDFLAGS :=
+GO_BUILD_FLAGS :=
+GO_ENV :=
 GO_TAGS :=
 PYTEST_ENV :=
 SAN_RUN :=
@@ -120,7 +121,6 @@ endif
 # Planted bugs: C switches become -D flags, Go tags join the flavor's tags.
 FLAVOR_CFLAGS += $(addprefix -D,$(PLANT))
 GO_TAGS += $(PLANT_TAGS)
-GO_TAGS := $(strip $(GO_TAGS))
 # $(GO_TEST_FLAGS): GO_BUILD_FLAGS plus the gohttp_test tag, which compiles
 # lib/testsupport.go and lib/testhandlers.c in; every `go test` of lib/
 # uses it. The shipped library (GO_BUILD_FLAGS) never has that tag.

@@ -21,8 +21,7 @@
 #                              (exit 0 = clean; 1 = wrong payload/leak;
 #                              a TSan flavor build exits 66 on a report)
 #   PROXY_STRESS_SECONDS       duration used by proxy-test / proxy-stress
-# Runs are prefixed with $(SAN_RUN) (mk/flavors.mk: setarch -R in the tsan
-# flavor; on this host's kernel gcc 12's TSan also runs without it).
+# Runs are prefixed with $(SAN_RUN) (mk/flavors.mk).
 # Check forks one child per test (CK_FORK); under valgrind run the Check
 # binaries with CK_FORK=no or --trace-children=yes.
 
@@ -63,15 +62,11 @@ proxy-test: $(PROXY_TESTS) $(PROXY_STRESS)
 proxy-stress: $(PROXY_STRESS)
 	$(SAN_RUN) $(PROXY_STRESS) $(PROXY_STRESS_SECONDS)
 
-$(PROXY_CHECK): $(PROXY_TEST_SRC) $(PROXY_DEPS) | bootstrap
+$(PROXY_CHECK_NARROW): PROXY_GEN_CFLAGS := -DGOHTTP_PROXY_GEN_BITS=$(PROXY_NARROW_GEN_BITS)
+$(PROXY_TESTS): $(PROXY_TEST_SRC) $(PROXY_DEPS) | bootstrap
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PROXY_CHECK_CFLAGS) -Iproxy $(PROXY_TEST_SRC) $(PROXY_SRC) -o $@ \
-		$(LDFLAGS) $(PROXY_CHECK_LIBS) -pthread
-
-$(PROXY_CHECK_NARROW): $(PROXY_TEST_SRC) $(PROXY_DEPS) | bootstrap
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -DGOHTTP_PROXY_GEN_BITS=$(PROXY_NARROW_GEN_BITS) $(PROXY_CHECK_CFLAGS) \
-		-Iproxy $(PROXY_TEST_SRC) $(PROXY_SRC) -o $@ $(LDFLAGS) $(PROXY_CHECK_LIBS) -pthread
+	$(CC) $(CFLAGS) $(PROXY_GEN_CFLAGS) $(PROXY_CHECK_CFLAGS) -Iproxy $(PROXY_TEST_SRC) \
+		$(PROXY_SRC) -o $@ $(LDFLAGS) $(PROXY_CHECK_LIBS) -pthread
 
 $(PROXY_STRESS): $(PROXY_STRESS_SRC) $(PROXY_DEPS)
 	@mkdir -p $(@D)

@@ -31,7 +31,7 @@ PY_CFLAGS += -D_CFFI_NO_LIMITED_API
 # Extra pytest arguments, e.g. make python-test PYTEST_ARGS='-k wsgi -x'.
 PYTEST_ARGS ?=
 
-.PHONY: python-build python-test demo
+.PHONY: python-build python-test python-versions python-wheel-test demo
 
 test: python-test
 
@@ -66,7 +66,7 @@ python-test: python-build
 	    $(PYTHON) -m pytest -q -p no:cacheprovider python/tests $(PYTEST_ARGS)
 
 # The seed's hello demo on 127.0.0.1:5000 until Ctrl-C (exit status 0).
-demo: python-build
+demo: bootstrap python-build
 	PYTHONPATH=$(ROOT)/$(PY_OUT) $(PYTHON) -m gohttp
 
 # make python-versions: the package built and its pytest suite run on every
@@ -74,7 +74,6 @@ demo: python-build
 # pyenv's installs, else python3.M on PATH), each in its own tree
 # build/py3.M/ against the default build's library. bootstrap installs
 # the test modules into each interpreter first. Part of `make audit`.
-.PHONY: python-versions python-wheel-test
 python-versions: $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
 	@found=$$(scripts/find_pythons.sh); \
 	if [ -z "$$found" ]; then echo "python-versions: no CPython 3.10-3.13 found" >&2; exit 1; fi; \
