@@ -490,6 +490,25 @@ def versions():
                             (go.stdout.split() or ["", "", "go?"])[2]])
 
 
+def scheduling():
+    """The kernel setting that decides how the two cores are shared: with
+    autogroup on (the default), each server runs in its own session, so
+    its whole process tree and wrk get an equal share of the CPUs; off,
+    every thread competes alone and a server with more busy threads gets
+    more of the machine (granian's raw row measured about twice as fast
+    that way, gohttp's about the same)."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            on = f.read().strip() == "1"
+    except OSError:
+        return "Scheduler autogroup: unknown."
+    return ("Scheduler autogroup %s: %s." % (
+        "on" if on else "off",
+        "each server's process tree and wrk share the CPUs equally" if on
+        else "every thread competes alone; multi-threaded servers get more "
+        "CPU than with it on"))
+
+
 def report(args, rows, med, failures, skipped, rss):
     out = ["# make bench", "",
            "wrk -t%d -c%d -d%ds --latency on 127.0.0.1 after a %ds warm-up; "
@@ -497,7 +516,8 @@ def report(args, rows, med, failures, skipped, rss):
            "name says otherwise; %d CPUs shared by servers and wrk." % (
                args.threads, args.connections, args.duration, args.warmup,
                args.rounds, os.cpu_count()),
-           "%s. %s" % (versions(), time.strftime("%Y-%m-%d %H:%M %Z"))]
+           "%s. %s" % (versions(), time.strftime("%Y-%m-%d %H:%M %Z")),
+           "", scheduling()]
     if med:
         out += ["", "| server | app | req/s | p99 ms | vs plain Go | "
                 "vs granian same app | cs/req |",
