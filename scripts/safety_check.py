@@ -618,46 +618,41 @@ def selftest(root):
                 f.write("\n".join(lines))
             expect("planted malloc in %s: %s" % (r, name), d, 1, "%s: %s: malloc" % (r, name))
 
+        def safety_edited(name, edit):
+            """A copy of the clean tree named name whose SAFETY.md is
+            edit(its text)."""
+            d = os.path.join(tmp, name)
+            shutil.copytree(base, d)
+            p = os.path.join(d, SAFETY)
+            with open(p, encoding="utf-8") as f:
+                text = f.read()
+            with open(p, "w", encoding="utf-8") as f:
+                f.write(edit(text))
+            return d
+
         # (b) a row that names a function that does not exist.
-        d = os.path.join(tmp, "nofunc")
-        shutil.copytree(base, d)
-        p = os.path.join(d, SAFETY)
-        with open(p, encoding="utf-8") as f:
-            text = f.read()
-        text += "\n| planted | `shim/arena.c: gohttp__arena_new, gohttp__arena_planted` | - | - | - |\n"
-        with open(p, "w", encoding="utf-8") as f:
-            f.write(text)
+        d = safety_edited("nofunc", lambda text: text + "\n| planted | `shim/arena.c: gohttp__arena_new, gohttp__arena_planted` | - | - | - |\n")
         expect("row naming a missing function", d, 1, "shim/arena.c: gohttp__arena_planted: no such function")
 
         # (c) a line-number citation.
-        d = os.path.join(tmp, "lineno")
-        shutil.copytree(base, d)
-        p = os.path.join(d, SAFETY)
-        with open(p, "a", encoding="utf-8") as f:
-            f.write("\n| planted | shim/arena.c:49 | - | - | - |\n")
+        d = safety_edited("lineno", lambda text: text + "\n| planted | shim/arena.c:49 | - | - | - |\n")
         expect("row citing a line number", d, 1, "cites a line number (shim/arena.c:49)")
 
         # (d) every citation of the function holding a real Go site (the
         # first cgo.NewHandle) taken out of SAFETY.md: that site is unnamed.
-        d = os.path.join(tmp, "norow")
-        shutil.copytree(base, d)
-        site = next(((rel(d, f), fn, call) for f in scanned_files(d) if f.endswith(".go")
+        site = next(((rel(base, f), fn, call) for f in scanned_files(base) if f.endswith(".go")
                      for _, fn, call in Source(f).sites() if call == "cgo.NewHandle"), None)
         if site is None:
             failures.append("no cgo.NewHandle site to unname")
         else:
             r, fn, call = site
-            p = os.path.join(d, SAFETY)
-            with open(p, encoding="utf-8") as f:
-                text = f.read()
 
             def drop(m):
                 if m.group(1) != r:
                     return m.group(0)
                 names = [x.strip() for x in m.group(2).split(",") if x.strip() != fn]
                 return "`%s: %s`" % (r, ", ".join(names)) if names else r
-            with open(p, "w", encoding="utf-8") as f:
-                f.write(CITE.sub(drop, text))
+            d = safety_edited("norow", lambda text: CITE.sub(drop, text))
             expect("no row naming %s: %s" % (r, fn), d, 1, "%s: %s: %s" % (r, fn, call))
 
         # (e) the same planted malloc, listed as an exception: accepted;

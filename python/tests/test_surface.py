@@ -450,13 +450,18 @@ def test_parse_bind_forms():
         parse_bind("host:port", 8000)
 
 
+def listening_port(proc, host):
+    """The port of the CLI's listening line, which must name host."""
+    line = read_line(proc)
+    assert line.startswith("gohttp: listening on http://%s:" % host), line
+    return int(line.rsplit(":", 1)[1].rstrip("/\n"))
+
+
 def test_cli_bind_colon_port():
     """':0' binds 127.0.0.1 on a port the OS picks."""
     proc = spawn(["-m", "gohttp", "--bind", ":0"])
     with served_by(proc):
-        line = read_line(proc)
-        assert line.startswith("gohttp: listening on http://127.0.0.1:"), line
-        port = int(line.rsplit(":", 1)[1].rstrip("/\n"))
+        port = listening_port(proc, "127.0.0.1")
         assert request(port, "GET", "/")[2] == b"Hello, world.\n"
 
 
@@ -464,9 +469,7 @@ def test_cli_bind_colon_port():
 def test_cli_bind_ipv6_and_serves_over_ipv6():
     proc = spawn(["-m", "gohttp", "--bind", "[::1]:0"])
     with served_by(proc):
-        line = read_line(proc)
-        assert line.startswith("gohttp: listening on http://[::1]:"), line
-        port = int(line.rsplit(":", 1)[1].rstrip("/\n"))
+        port = listening_port(proc, "[::1]")
         conn = http.client.HTTPConnection("::1", port, timeout=10)
         try:
             conn.request("GET", "/")
