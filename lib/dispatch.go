@@ -25,109 +25,142 @@ type route struct {
 	userdata uintptr // the host's value, passed back untouched (gohttp__route)
 }
 
-// ServeHTTP runs one request through the C side. All cleanup happens
-// inside serve; only then, if the handler called gohttp_abort, the
+// ServeHTTP runs one request through the C side: the server's handler
+// count and a handler slot, then the path of the route's mode (push, seed
+// or pull), each built on exchange.begin and exchange.finish. All cleanup
+// happens inside; only then, if the handler called gohttp_abort, the
 // ErrAbortHandler panic tells net/http to drop the connection.
 func (rt *route) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if rt.serve(rw, r) {
-		panic(http.ErrAbortHandler)
-	}
-}
-
-// serve runs one request: handler slot, arena, handle, trampoline (or
-// hand-off to gohttp_next), and a single deferred cleanup that runs on
-// every path, panics included.
-func (rt *route) serve(rw http.ResponseWriter, r *http.Request) (aborted bool) {
 	s := rt.srv
 	if !s.enterHandler() {
 		http.Error(rw, "server is shutting down", http.StatusServiceUnavailable)
-		return false
+		return
 	}
 	defer s.leaveHandler()
 	if !s.takeSlot(r.Context()) {
 		http.Error(rw, "all handlers busy", http.StatusServiceUnavailable)
-		return false
+		return
 	}
 	defer s.releaseSlot()
 	plantGoRace()
+	var aborted bool
+	switch {
+	case rt.pull:
+		aborted = rt.servePull(rw, r)
+	case rt.seed != nil:
+		aborted = rt.serveSeed(rw, r)
+	default:
+		aborted = rt.servePush(rw, r)
+	}
+	if aborted {
+		panic(http.ErrAbortHandler)
+	}
+}
 
-	ex := &exchange{srv: s, rw: rw, req: r}
-	if rt.pull {
-		// Made here, with ex, before the token and handle that publish ex
-		// exist: gohttp_done on another thread reads it through the handle,
-		// so it must never be seen unset.
-		ex.done = make(chan struct{})
+// servePush runs a gohttp_route handler on this goroutine's thread.
+func (rt *route) servePush(rw http.ResponseWriter, r *http.Request) (aborted bool) {
+	ex := &exchange{srv: rt.srv, rw: rw, req: r}
+	ran := false
+	defer ex.finish(&ran, &aborted)
+	if !ex.begin(false, nil) {
+		return
 	}
-	var body []byte
-	if rt.seed != nil {
-		var err error
-		body, err = io.ReadAll(ex.bodyReader())
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
-			} else {
-				http.Error(rw, "cannot read request body", http.StatusBadRequest)
-			}
-			return false
+	ran = true
+	C.gohttp__call_handler(rt.fn, C.gohttp_handle(ex.handle), (*C.gohttp_request)(ex.arena), C.uintptr_t(rt.userdata), C.uint64_t(rt.srv.handle))
+	return
+}
+
+// serveSeed reads the whole body (bounded by max_body_bytes), then runs a
+// seed HandleFunc handler with it in the view, on this goroutine's thread.
+func (rt *route) serveSeed(rw http.ResponseWriter, r *http.Request) (aborted bool) {
+	ex := &exchange{srv: rt.srv, rw: rw, req: r}
+	body, err := io.ReadAll(ex.bodyReader())
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(rw, "cannot read request body", http.StatusBadRequest)
 		}
+		return false
 	}
+	ran := false
+	defer ex.finish(&ran, &aborted)
+	if !ex.begin(true, body) {
+		return
+	}
+	ran = true
+	C.gohttp__call_seed(rt.seed, C.ResponseWriterPtr(ex.handle), (*C.Request)(ex.arena), C.uint64_t(rt.srv.handle))
+	return
+}
+
+// servePull queues the exchange for a gohttp_next caller (handOff).
+func (rt *route) servePull(rw http.ResponseWriter, r *http.Request) (aborted bool) {
+	// done is made with ex, before the token and handle that publish ex
+	// exist: gohttp_done on another thread reads it through the handle,
+	// so it must never be seen unset.
+	ex := &exchange{srv: rt.srv, rw: rw, req: r, done: make(chan struct{})}
+	ran := false
+	defer ex.finish(&ran, &aborted)
+	if !ex.begin(false, nil) {
+		return
+	}
+	ran = rt.handOff(ex, r)
+	return
+}
+
+// begin gives ex its token, then its arena and handle from ONE C call
+// (gohttp__request_begin, made by alloc once the view is sized), with the
+// view of ex.req built in the arena (the seed layout, with body, when seed
+// is set). False: the request was answered 503 (a table full, out of
+// memory). Called after finish was deferred, so a panic while the view is
+// filled frees what was made.
+func (ex *exchange) begin(seed bool, body []byte) bool {
 	// Owner of the token: this exchange; dropped by ex.end, after the C
 	// handle that carries it is freed (lib/tokens.go).
 	ex.token = exchangeTokens.put(ex)
 	if ex.token == 0 {
-		http.Error(rw, "token table full", http.StatusServiceUnavailable)
+		http.Error(ex.rw, "token table full", http.StatusServiceUnavailable)
 		return false
 	}
-	// The arena and the handle come from ONE C call (gohttp__request_begin,
-	// made by alloc once the view is sized) and go back in ONE
-	// (gohttp__request_end, in ex.end). The cleanup is deferred before
-	// either exists, so a panic while the view is filled frees them too.
 	alloc := func(size uintptr) unsafe.Pointer {
 		// Owner of arena and handle: ex; freed by ex.end.
 		got := C.gohttp__request_begin(C.size_t(size), C.uintptr_t(ex.token))
 		ex.arena, ex.handle = got.arena, uint64(got.handle)
 		return ex.arena
 	}
-	ran := false
-	defer func() {
-		// A pulled exchange was ended by gohttp_done before it closed
-		// ex.done (on the caller's thread, so that done returns without
-		// waiting for this goroutine); every other path ends it here.
-		if ex.claim.Load() != offerTaken {
-			ex.end(ran)
-		}
-		ex.mu.Lock() // gohttp_abort sets it under mu, from any thread
-		aborted = ex.aborted
-		ex.mu.Unlock()
-	}()
-	if rt.seed != nil {
-		buildSeedView(r, body, alloc)
+	if seed {
+		buildSeedView(ex.req, body, alloc)
 	} else {
-		buildView(r, s.scheme(), alloc)
+		buildView(ex.req, ex.srv.scheme(), alloc)
 	}
 	if ex.arena == nil {
-		http.Error(rw, "out of memory", http.StatusServiceUnavailable)
+		http.Error(ex.rw, "out of memory", http.StatusServiceUnavailable)
 		return false
 	}
 	plantCgoPtr(ex.arena, ex)
 	if ex.handle == 0 {
-		http.Error(rw, "handle table full", http.StatusServiceUnavailable)
+		http.Error(ex.rw, "handle table full", http.StatusServiceUnavailable)
 		return false
 	}
-	h := C.uint64_t(ex.handle)
+	return true
+}
 
-	switch {
-	case rt.pull:
-		ran = rt.handOff(ex, r)
-	case rt.seed != nil:
-		ran = true
-		C.gohttp__call_seed(rt.seed, C.ResponseWriterPtr(h), (*C.Request)(ex.arena), C.uint64_t(s.handle))
-	default:
-		ran = true
-		C.gohttp__call_handler(rt.fn, C.gohttp_handle(h), (*C.gohttp_request)(ex.arena), C.uintptr_t(rt.userdata), C.uint64_t(s.handle))
+// finish is every path's deferred last step: it ends ex (ex.end, with
+// whether the handler ran) unless begin made nothing or gohttp_done ended
+// it already (a taken pull exchange, ended on the caller's thread so that
+// done returns without waiting for this goroutine), then reports whether
+// the handler called gohttp_abort.
+func (ex *exchange) finish(ran, aborted *bool) {
+	if ex.token == 0 {
+		return
 	}
-	return false // the deferred cleanup sets the real value
+	if ex.claim.Load() != offerTaken {
+		ex.end(*ran)
+	}
+	ex.mu.Lock() // gohttp_abort sets it under mu, from any thread
+	*aborted = ex.aborted
+	ex.mu.Unlock()
 }
 
 // handOff offers the exchange to gohttp_next for up to queue_timeout_ms,
@@ -189,8 +222,8 @@ func (ex *exchange) withdraw() bool {
 	return ex.claim.CompareAndSwap(offerOpen, offerWithdrawn)
 }
 
-// end is step 6 for one exchange, run exactly once: by route.serve when
-// the handler returned (push, seed) or the exchange was never taken
+// end is step 6 for one exchange, run exactly once: by exchange.finish
+// when the handler returned (push, seed) or the exchange was never taken
 // (pull), by gohttp_done for a taken one. Order matters: request_end
 // frees the handle first (waits for calls still running on other threads,
 // and makes every copy stale), then the arena; after it nothing in C can

@@ -50,7 +50,7 @@ type exchange struct {
 	// tooLarge: a body read hit max_body_bytes. The 413 is decided when the
 	// handler answers: its own gohttp_write_header status wins; a body
 	// written without one goes out under 413; nothing written at all gets
-	// the library's 413 at cleanup (route.serve).
+	// the library's 413 at cleanup (exchange.end).
 	tooLarge bool
 	// bodyFailed: the status a failed body read implies, answered the same
 	// way as tooLarge: 400 for a malformed body, 408 for a body that
@@ -185,7 +185,7 @@ func (ex *exchange) bodyError(op string, err error) int {
 
 // lookupExchange resolves a payload of the exchange table to its exchange.
 // A payload that names none is a bug in this package, never input (the C
-// table hands out only payloads route.serve registered): it panics, and
+// table hands out only payloads exchange.begin registered): it panics, and
 // the export's recoverInto turns that into GOHTTP_EPANIC.
 func lookupExchange(p C.uintptr_t) *exchange {
 	ex := exchangeTokens.get(uintptr(p))
@@ -419,7 +419,7 @@ func gohttp_flush(w C.gohttp_handle) (rc C.int) {
 	}))
 }
 
-// gohttp_abort: contract in gohttp.h. Only marks the exchange; route.serve
+// gohttp_abort: contract in gohttp.h. Only marks the exchange; route.ServeHTTP
 // panics with http.ErrAbortHandler after its cleanup.
 //
 //export gohttp_abort

@@ -4,7 +4,7 @@ package main
 
 // Access to the request view builders (view.go) for lib/fuzz_test.go:
 // build the view of a request into a real arena (gohttp__arena_new, as
-// route.serve does), read it back through the C struct, free the arena.
+// exchange.begin does), read it back through the C struct, free the arena.
 
 /*
 #include "gohttp_internal.h"

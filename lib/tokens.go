@@ -20,7 +20,7 @@ import (
 // Invariants:
 //   - Tokens start at 1, so 0 (what gohttp__exchange_acquire answers for a
 //     stale handle) never names an exchange.
-//   - route.serve drops a token only after gohttp__request_end returned,
+//   - exchange.end drops a token only after gohttp__request_end returned,
 //     i.e. after the C handle carrying it was freed: every in-flight
 //     use-reference was released and every copy of the handle is stale.
 //     So no C caller can still obtain a token when it is dropped, and a

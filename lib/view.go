@@ -50,14 +50,14 @@ func sortedHeaderNames(h http.Header, names []string) []string {
 }
 
 // arenaAlloc returns ONE arena of size usable bytes (16-byte aligned) or
-// nil when out of memory. route.serve supplies it (gohttp__request_begin)
+// nil when out of memory. exchange.begin supplies it (gohttp__request_begin)
 // and owns what it returns.
 type arenaAlloc func(size uintptr) unsafe.Pointer
 
 // buildView sizes the gohttp_request view of r, gets ONE arena of that
 // size from alloc and lays the view into it: the struct, the header array,
 // then every string. Returns nil when out of memory. The arena is alloc's
-// caller's (route.serve frees it once the handler can no longer see it).
+// caller's (exchange.end frees it once the handler can no longer see it).
 //
 // scheme is the server's ("https" with TLS, else "http") unless a trusted
 // proxy's X-Forwarded-Proto replaced it (forwarded.go).
@@ -88,7 +88,7 @@ func buildView(r *http.Request, scheme string, alloc arenaAlloc) unsafe.Pointer 
 	strOff := hdrOff + uintptr(nvals)*C.sizeof_gohttp_header
 	size += strOff
 
-	// Owner: the request goroutine (route.serve); freed in its cleanup.
+	// Owner: the request goroutine (exchange.begin); freed by exchange.end.
 	arena := alloc(size)
 	if arena == nil {
 		return nil
@@ -136,7 +136,7 @@ func buildSeedView(r *http.Request, body []byte, alloc arenaAlloc) unsafe.Pointe
 	strOff := align8(C.sizeof_Request)
 	size := strOff + uintptr(len(r.Method)+len(r.Host)+len(r.RequestURI)+len(body)+hdrLen+5)
 
-	// Owner: the request goroutine (route.serve); freed in its cleanup.
+	// Owner: the request goroutine (exchange.begin); freed by exchange.end.
 	arena := alloc(size)
 	if arena == nil {
 		return nil
