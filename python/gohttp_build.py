@@ -129,6 +129,9 @@ static void gohttp_py_refuse(gohttp_handle w)
  * Increments the inside count BEFORE testing the gate (both seq_cst), so
  * that once gohttp_py_gate_close has run and gohttp_py_gate_inside() reads
  * 0, no thread is in Python and none will enter. */
+/* Set once this thread keeps a Python thread state for its life. */
+static __thread int gohttp_py_state_kept;
+
 void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
                           void *userdata)
 {
@@ -143,22 +146,22 @@ void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
     gohttp_py_enter(w, req, &saved_w, &saved_req);
     int saved_push = gohttp_py_in_push;
     gohttp_py_in_push = 1;
-    if (PyGILState_GetThisThreadState() == NULL) {
-        /* This thread's first call: cffi makes its thread state and keeps
-         * it for the thread's life. */
-        gohttp_py_handler(w, req, userdata);
-    } else {
-        /* The GIL is taken here, timed, so that the wait is reported
-         * (gohttp_note_host_wait); cffi's own take inside the callback
-         * then finds it held. The thread state cffi keeps holds a count of
-         * its own, so the release below never deletes it (a thread state
-         * made and deleted per request costs more than the request). */
-        long long asked = gohttp_py_now_ns();
-        PyGILState_STATE gil = PyGILState_Ensure();
-        gohttp_note_host_wait(gohttp_py_now_ns() - asked);
-        gohttp_py_handler(w, req, userdata);
-        PyGILState_Release(gil);
+    /* The GIL is taken here, timed, so that the wait is reported
+     * (gohttp_note_host_wait); cffi's own take inside the callback then
+     * finds it held. */
+    long long asked = gohttp_py_now_ns();
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (!gohttp_py_state_kept) {
+        /* This thread's first call: keep the thread state Ensure just
+         * made for the thread's life (one count never released), as cffi
+         * would. Made and deleted per request it would cost more than
+         * the request. */
+        PyGILState_Ensure();
+        gohttp_py_state_kept = 1;
     }
+    gohttp_note_host_wait(gohttp_py_now_ns() - asked);
+    gohttp_py_handler(w, req, userdata);
+    PyGILState_Release(gil);
     gohttp_py_in_push = saved_push;
     gohttp_py_leave(saved_w, saved_req);
     atomic_fetch_sub(&gohttp_py_gate_inside_count, 1);
