@@ -61,7 +61,9 @@ def pytest_configure(config):
     # (a dump into a capture file would die with the process unseen).
     global _terminal
     _terminal = os.fdopen(os.dup(2), "w")
-    _sanitizer_reports_to(_terminal.fileno())
+    # A copy of its own that no Python object owns: LSan reports at exit,
+    # after the interpreter closed its files.
+    _sanitizer_reports_to(os.dup(2))
 
 
 def _sanitizer_reports_to(fd):
