@@ -16,7 +16,9 @@
 #                          under TSan
 #   make cgocheck          the whole `test` goal (Go tests, C examples,
 #                          pytest, stress) against a cgocheck2 library
-#   make audit-selftest    every planted bug must be reported by its checker
+#   make audit-selftest    every planted bug must be reported by its checker,
+#                          through the goal a user runs (the table below;
+#                          make selftest-NAME runs one); and proxy-selftest
 #   make faults            (mk/faults.mk) fault injection; rows of the audit
 #                          in the default and asan flavors
 #   make audit             every row above, a table, build/audit/report.md;
@@ -88,7 +90,7 @@ endif
 # $(call stress_scale,FLAVOR_DEFAULT) = default * STRESS_SCALE.
 stress_scale = $(shell awk 'BEGIN{print $(1) * $(STRESS_SCALE)}')
 
-.PHONY: stress stress-c stress-py audit audit-selftest valgrind-proxy \
+.PHONY: stress stress-c stress-py audit valgrind-proxy \
         valgrind-shim flavor-check
 
 test: stress
@@ -135,103 +137,70 @@ valgrind-shim: $(BUILD)/tests/c/check_shim
 	CK_FORK=no $(VALGRIND) $<
 
 # --- planted-bug self-tests -------------------------------------------------
-# Each builds the project with one planted defect under build/selftest/NAME
-# (PLANT = C switch, PLANT_TAGS = Go tag; see mk/flavors.mk) and runs the
-# checker that claims to find it; sanitizers/selftest.sh asserts the run
-# FAILS with that checker's report. Sub-makes get no -j: 2 shared cores.
+# Each plant is built under build/selftest/NAME (PLANT = C switches,
+# PLANT_TAGS = Go tags, added on the command line; see mk/flavors.mk) and
+# caught by the very goal a user runs, `make FLAVOR GOAL`, with that
+# flavor's options, suppressions and run wrappers: nothing else is set but
+# the tree, the plant and the goal's size knobs. sanitizers/selftest.sh
+# builds BUILD first (it must compile), then requires the run to FAIL by
+# itself (a timeout is not a catch) with REPORT in its output.
+#
+# One line per plant: $(call selftest,NAME, GOAL, BUILD, PLANT, REPORT)
+#   NAME    the goal is selftest-NAME
+#   GOAL    flavor and goal as a user types them, with size knobs
+#   BUILD   the goal of the same flavor that compiles the plant (TREE/ is
+#           the plant's build tree; - when GOAL alone compiles it)
+#   PLANT   PLANT=<C macros> and/or PLANT_TAGS=<Go tags>
+#   REPORT  'regex' the checker's report must match, then 'regex's the
+#           same output must match too (the planted function in a stack,
+#           so another finding cannot pass for the plant); grep -E, quoted;
+#           a comma is written $(comma)
+# Sub-makes get no -j: 2 shared cores.
 
-SELFTESTS := arena-uaf-asan arena-leak-lsan arena-leak-valgrind \
-             proxy-unlocked-tsan proxy-unlocked-tsan-host skip-generation-stress \
-             skip-generation-check gorace-race cgoptr-cgocheck fault-leak-faults \
-             skip-generation-fuzz
 SUBMAKE := $(MAKE) --no-print-directory
-st_tree = BUILD=build/selftest/$(1)
-# A few requests are enough: each planted bug fires on every request.
+# A few requests are enough where the planted bug fires on every request.
 ST_STRESS := STRESS_SCALE=0.02 STRESS_THREADS=2
+SELFTESTS :=
+st_make = $(SUBMAKE) $(1) BUILD=build/selftest/$(2) $(3)
+define selftest_rule
+SELFTESTS += $(1)
+ST_ROW_$(1) := $(patsubst PLANT=%,%,$(patsubst PLANT_TAGS=%,tags %,$(4))) -> make $(2)
+.PHONY: selftest-$(1)
+selftest-$(1):
+	@sanitizers/selftest.sh $(1) \
+	  '$(if $(filter -,$(3)),true,$(call st_make,$(filter $(FLAVORS),$(firstword $(2))) $(subst TREE/,build/selftest/$(1)/,$(3)),$(1),$(4)))' \
+	  '$(call st_make,$(2),$(1),$(4))' \
+	  $(5)
+endef
+selftest = $(eval $(call selftest_rule,$(strip $(1)),$(strip $(2)),$(strip $(3)),$(strip $(4)),$(strip $(5))))
 
-.PHONY: $(addprefix selftest-,$(SELFTESTS))
-audit-selftest: $(addprefix selftest-,$(SELFTESTS))
+#               NAME                GOAL                           BUILD                PLANT                             REPORT
+$(call selftest,arena-uaf-asan,     asan stress-c $(ST_STRESS),    lib,                 PLANT=GOHTTP_PLANT_ARENA_UAF,     'ERROR: AddressSanitizer: heap-use-after-free' 'in gohttp__arena_free')
+$(call selftest,arena-leak-lsan,    asan stress-c $(ST_STRESS),    lib,                 PLANT=GOHTTP_PLANT_ARENA_LEAK,    'ERROR: LeakSanitizer: detected memory leaks' 'in gohttp__arena_new')
+$(call selftest,arena-leak-valgrind, valgrind stress-c $(ST_STRESS), lib,               PLANT=GOHTTP_PLANT_ARENA_LEAK,    'definitely lost in' 'by 0x[0-9A-F]+: gohttp__arena_new')
+$(call selftest,proxy-unlocked-tsan, tsan proxy-stress PROXY_STRESS_SECONDS=5, TREE/proxy/stress_proxy, PLANT=GOHTTP_PLANT_PROXY_UNLOCKED, 'WARNING: ThreadSanitizer: data race' 'in gohttp_proxy_(release|deref|free)')
+$(call selftest,proxy-unlocked-tsan-host, tsan stress-c STRESS_SCALE=1, lib,            PLANT=GOHTTP_PLANT_PROXY_UNLOCKED, 'WARNING: ThreadSanitizer: data race' 'in gohttp_proxy_(release|deref|free)')
+$(call selftest,skip-generation-stress, stress-c STRESS_SCALE=0.1,  lib,                 PLANT=GOHTTP_PLANT_SKIP_GENERATION, 'on dead handle .*returned [0-9]|another request|LATE')
+$(call selftest,skip-generation-check, proxy-test,                  TREE/proxy/check_proxy, PLANT=GOHTTP_PLANT_SKIP_GENERATION, 'Checks: [0-9]+$(comma) Failures: [1-9]' ':test_stale_after_reuse:')
+$(call selftest,skip-generation-fuzz, fuzz FUZZTIME=10s,            TREE/fuzz/fuzz_proxy, PLANT=GOHTTP_PLANT_SKIP_GENERATION, 'ERROR: libFuzzer: deadly signal' 'fuzz_proxy: FAILED')
+$(call selftest,gorace-race,         race go-test,                  -,                   PLANT_TAGS=plant_gorace,          'WARNING: DATA RACE' 'plant_gorace\.go')
+$(call selftest,cgoptr-cgocheck,     cgocheck stress-c $(ST_STRESS), lib,                PLANT_TAGS=plant_cgoptr,          'Go pointer stored into non-Go memory|cgo argument has Go pointer' 'plantCgoPtr')
+$(call selftest,fault-leak-faults,   faults,                        lib,                 PLANT=GOHTTP_PLANT_FAULT_LEAK,    'stats not at zero after test: .*LiveArenas:[1-9]' 'handle table full')
+$(call selftest,native-leak-lsan,    asan python-test PYTEST_ARGS="-k test_api", python-build,        PLANT=GOHTTP_PLANT_NATIVE_LEAK,   'ERROR: LeakSanitizer: detected memory leaks' 'in gohttp_py_request')
+$(call selftest,native-uaf-asan,     asan python-test,              python-build,        PLANT=GOHTTP_PLANT_NATIVE_UAF,    'ERROR: AddressSanitizer: heap-use-after-free' 'in gohttp_py_request')
+$(call selftest,native-leak-valgrind, valgrind stress-py,           python-build,        PLANT=GOHTTP_PLANT_NATIVE_LEAK,   'definitely lost in' 'by 0x[0-9A-F]+: gohttp_py_request')
+$(call selftest,ub-misaligned-ubsan, asan stress-c $(ST_STRESS),    lib,                 PLANT=GOHTTP_PLANT_UB_MISALIGNED, 'runtime error: load of misaligned address' 'in gohttp__arena_new')
+$(call selftest,shim-race-tsan,      tsan examples-test,            examples,            PLANT=GOHTTP_PLANT_SHIM_RACE,     'WARNING: ThreadSanitizer: data race' 'in gohttp_write')
+$(call selftest,counter-skip-check,  examples-test,                 examples,            PLANT=GOHTTP_PLANT_COUNTER_SKIP,  "Assertion 'c\.live_servers == 0' failed")
 
-selftest-arena-uaf-asan:
-	@sanitizers/selftest.sh arena-uaf-asan 'ERROR: AddressSanitizer: heap-use-after-free' \
-	  '$(SUBMAKE) asan $(call st_tree,arena-uaf) PLANT=GOHTTP_PLANT_ARENA_UAF build/selftest/arena-uaf/stress/stress_host' \
-	  '$(SUBMAKE) asan stress-c $(call st_tree,arena-uaf) PLANT=GOHTTP_PLANT_ARENA_UAF $(ST_STRESS)' \
-	  'in gohttp__arena_free'
+.PHONY: audit-selftest selftest-rows
+# Every plant of the table, and the proxy area's own self-test
+# (mk/proxy.mk), which is also a row of make audit.
+audit-selftest: $(addprefix selftest-,$(SELFTESTS)) proxy-selftest
 
-selftest-arena-leak-lsan:
-	@sanitizers/selftest.sh arena-leak-lsan 'ERROR: LeakSanitizer: detected memory leaks' \
-	  '$(SUBMAKE) asan $(call st_tree,arena-leak-asan) PLANT=GOHTTP_PLANT_ARENA_LEAK build/selftest/arena-leak-asan/stress/stress_host' \
-	  '$(SUBMAKE) asan stress-c $(call st_tree,arena-leak-asan) PLANT=GOHTTP_PLANT_ARENA_LEAK $(ST_STRESS)' \
-	  'in gohttp__arena_new'
-
-selftest-arena-leak-valgrind:
-	@sanitizers/selftest.sh arena-leak-valgrind 'definitely lost in' \
-	  '$(SUBMAKE) valgrind $(call st_tree,arena-leak-vg) PLANT=GOHTTP_PLANT_ARENA_LEAK build/selftest/arena-leak-vg/stress/stress_host' \
-	  '$(SUBMAKE) valgrind stress-c $(call st_tree,arena-leak-vg) PLANT=GOHTTP_PLANT_ARENA_LEAK $(ST_STRESS)' \
-	  'by 0x[0-9A-F]+: gohttp__arena_new'
-
-# The proxy churn stress under TSan with the unlocked update planted, the
-# binary mk/proxy.mk builds for its proxy-selftest goal (CFLAGS_BASE plus
-# -fsanitize=thread, its own TSAN_OPTIONS); we require the TSan report.
-# The same plant through `make tsan` itself is the -host row below.
-selftest-proxy-unlocked-tsan:
-	@sanitizers/selftest.sh proxy-unlocked-tsan 'WARNING: ThreadSanitizer: data race' \
-	  '$(SUBMAKE) $(call st_tree,proxy-unlocked) build/selftest/proxy-unlocked/proxy/plant/stress_proxy_unlocked_tsan' \
-	  'TSAN_OPTIONS="halt_on_error=1 exitcode=66" build/selftest/proxy-unlocked/proxy/plant/stress_proxy_unlocked_tsan 2'
-
-# The same planted race through the real library: the C stress host under
-# TSan, the Go side built normally (see mk/flavors.mk). TSan stops at its
-# first report.
-selftest-proxy-unlocked-tsan-host:
-	@sanitizers/selftest.sh proxy-unlocked-tsan-host 'WARNING: ThreadSanitizer: data race' \
-	  '$(SUBMAKE) tsan $(call st_tree,proxy-unlocked-lib) PLANT=GOHTTP_PLANT_PROXY_UNLOCKED build/selftest/proxy-unlocked-lib/stress/stress_host' \
-	  '$(SUBMAKE) tsan stress-c $(call st_tree,proxy-unlocked-lib) PLANT=GOHTTP_PLANT_PROXY_UNLOCKED STRESS_SCALE=1 TSAN_OPTIONS=halt_on_error=1:exitcode=66' \
-	  'in gohttp_proxy_(release|deref|free)'
-
-# Stale-handle tests against the real library: the stress host's dead
-# handles must be rejected; with the generation check skipped they are not.
-selftest-skip-generation-stress:
-	@sanitizers/selftest.sh skip-generation-stress 'on dead handle .*returned [0-9]|another request|LATE' \
-	  '$(SUBMAKE) $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation/stress/stress_host' \
-	  '$(SUBMAKE) stress-c $(call st_tree,skip-generation) PLANT=GOHTTP_PLANT_SKIP_GENERATION STRESS_SCALE=0.1 STRESS_TIMEOUT_S=30'
-
-# The generation check removed, caught by the proxy's Check suite run the
-# way `make test` runs it (the proxy-test goal, default flavor settings):
-# the stale-handle test must fail.
-selftest-skip-generation-check:
-	@sanitizers/selftest.sh skip-generation-check 'Checks: [0-9]+, Failures: [1-9]' \
-	  '$(SUBMAKE) $(call st_tree,skip-generation-check) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation-check/proxy/check_proxy' \
-	  '$(SUBMAKE) proxy-test $(call st_tree,skip-generation-check) PLANT=GOHTTP_PLANT_SKIP_GENERATION' \
-	  ':test_stale_after_reuse:'
-
-selftest-gorace-race:
-	@sanitizers/selftest.sh gorace-race 'WARNING: DATA RACE' \
-	  'mkdir -p build/selftest/gorace && $(GO) test -race -tags=plant_gorace,gohttp_test -c -o build/selftest/gorace/lib.test ./lib' \
-	  '$(SUBMAKE) race go-test $(call st_tree,gorace) PLANT_TAGS=plant_gorace' \
-	  'plant_gorace\.go'
-
-selftest-cgoptr-cgocheck:
-	@sanitizers/selftest.sh cgoptr-cgocheck 'Go pointer stored into non-Go memory|cgo argument has Go pointer' \
-	  '$(SUBMAKE) cgocheck $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr build/selftest/cgoptr/stress/stress_host' \
-	  '$(SUBMAKE) cgocheck stress-c $(call st_tree,cgoptr) PLANT_TAGS=plant_cgoptr $(ST_STRESS)' \
-	  'plantCgoPtr'
-
-# The arena of a request refused 503 "handle table full" is kept (the
-# counters see it): the fault-injection driver must fail on counters that
-# do not return to zero.
-selftest-fault-leak-faults:
-	@sanitizers/selftest.sh fault-leak-faults 'stats not at zero after test: .*LiveArenas:[1-9]' \
-	  '$(SUBMAKE) $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK lib' \
-	  '$(SUBMAKE) faults $(call st_tree,fault-leak) PLANT=GOHTTP_PLANT_FAULT_LEAK' \
-	  'handle table full'
-
-# The generation check removed, caught by the libFuzzer target of the
-# handle table (mk/fuzz.mk): a freed handle resolves, the model aborts.
-selftest-skip-generation-fuzz:
-	@sanitizers/selftest.sh skip-generation-fuzz 'ERROR: libFuzzer: deadly signal' \
-	  '$(SUBMAKE) $(call st_tree,skip-generation-fuzz) PLANT=GOHTTP_PLANT_SKIP_GENERATION build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy' \
-	  'mkdir -p build/selftest/skip-generation-fuzz/corpus && build/selftest/skip-generation-fuzz/fuzz/fuzz_proxy -max_total_time=60 -max_len=512 -artifact_prefix=build/selftest/skip-generation-fuzz/ build/selftest/skip-generation-fuzz/corpus proxy/tests/fuzz_proxy_corpus' \
-	  'in LLVMFuzzerTestOneInput .*fuzz_proxy.c'
+# The table as make audit's rows (sanitizers/audit.sh): flavor|suite|goals.
+selftest-rows:
+	@$(foreach n,$(SELFTESTS),echo 'selftest|$(ST_ROW_$(n))|selftest-$(n)';)
 
 # --- make audit -------------------------------------------------------------
 

@@ -363,6 +363,30 @@ static PyObject *gohttp_py_request(PyObject *self, PyObject *w_obj)
     const gohttp_request *r = gohttp_py_current(w_obj);
     if (r == NULL)
         return NULL;
+#ifdef GOHTTP_PLANT_NATIVE_LEAK
+    /* Planted bug (audit self-test only): a scratch copy of the method that
+     * is never freed; LSan (make asan python-test) and memcheck (make
+     * valgrind stress-py) must report it with this function in the stack. */
+    {
+        char *volatile scratch = PyMem_Malloc(r->method_len + 1);
+        if (scratch != NULL)
+            memcpy(scratch, r->method, r->method_len);
+    }
+#endif
+#ifdef GOHTTP_PLANT_NATIVE_UAF
+    /* Planted bug (audit self-test only): a scratch copy of the method read
+     * after it was freed; ASan (make asan python-test) must report a
+     * heap-use-after-free in this function. */
+    {
+        char *scratch = PyMem_Malloc(r->method_len + 1);
+        if (scratch != NULL) {
+            memcpy(scratch, r->method, r->method_len);
+            PyMem_Free(scratch);
+            volatile char first = scratch[0];
+            (void)first;
+        }
+    }
+#endif
     PyObject *headers = PyList_New((Py_ssize_t)r->header_count);
     if (headers == NULL)
         return NULL;

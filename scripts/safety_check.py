@@ -233,12 +233,34 @@ def c_macro_lines(code, base_line=0):
     return out
 
 
+def plant_lines(code, base_line=0):
+    """Lines inside `#ifdef GOHTTP_PLANT_...` (or `#if defined(GOHTTP_PLANT_`)
+    blocks: planted bugs, compiled only into the audit's self-test builds
+    (mk/flavors.mk adds their -D flags to no other build)."""
+    inside, depth = set(), 0
+    for i, line in enumerate(code.split("\n"), 1):
+        word = line.strip()
+        if depth:
+            inside.add(i + base_line)
+            if re.match(r"#\s*if", word):
+                depth += 1
+            elif re.match(r"#\s*endif", word):
+                depth -= 1
+        elif re.match(r"#\s*if(?:def\s+|\s+defined\s*\(?\s*)GOHTTP_PLANT_", word):
+            depth = 1
+            inside.add(i + base_line)
+    return inside
+
+
 def c_sites(text, funcs, base_line=0):
     code = blank_c_like(text)
     macros = c_macro_lines(code, base_line)
+    planted = plant_lines(code, base_line)
     sites = []
     for m in SITE_C.finditer(code):
         line = line_of(code, m.start()) + base_line
+        if line in planted:
+            continue  # a self-test's planted bug, never in a shipped build
         fn = enclosing(funcs, line) or macros.get(line)
         if fn is None:
             continue  # a declaration or a definition's own name, not a call

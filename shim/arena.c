@@ -51,6 +51,15 @@ __attribute__((noinline)) void *gohttp__arena_new(size_t size)
         return NULL;
     h->size = size;
     h->owner = NULL;
+#ifdef GOHTTP_PLANT_UB_MISALIGNED
+    /* Planted bug (audit self-test only): the size read back through a
+     * pointer one byte off its alignment; UBSan (asan flavor,
+     * -fno-sanitize-recover) must stop the run with "misaligned address". */
+    {
+        volatile const size_t *off = (const size_t *)((const char *)h + 1);
+        (void)*off;
+    }
+#endif
     __atomic_add_fetch(&live_arenas, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&arena_bytes, (int64_t)size, __ATOMIC_RELAXED);
     return h + 1;

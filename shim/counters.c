@@ -17,6 +17,13 @@ static int64_t host_wait_ns;
 
 void gohttp__count_server(int64_t delta)
 {
+#ifdef GOHTTP_PLANT_COUNTER_SKIP
+    /* Planted bug (audit self-test only): a freed server is not counted
+     * down, so live_servers never returns to zero; the after-every-test
+     * counter assertions of make test must fail. */
+    if (delta < 0)
+        return;
+#endif
     __atomic_add_fetch(&live_servers, delta, __ATOMIC_RELAXED);
 }
 

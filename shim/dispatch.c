@@ -152,8 +152,18 @@ uintptr_t gohttp__exchange_acquire(uint64_t h)
 /* Contract in gohttp.h. The use-reference is taken and given back here,
  * in C, on the calling thread; the Go half runs between the two, recovers
  * its own panics and never keeps buf. */
+#ifdef GOHTTP_PLANT_SHIM_RACE
+/* Planted bug (audit self-test only): a tally of write calls updated with
+ * a plain read-modify-write from every writing thread; TSan must report
+ * the data race in gohttp_write (check_shim's concurrent writers). */
+static volatile long plant_write_calls;
+#endif
+
 int64_t gohttp_write(gohttp_handle w, const void *buf, int64_t len)
 {
+#ifdef GOHTTP_PLANT_SHIM_RACE
+    plant_write_calls = plant_write_calls + 1;
+#endif
     uintptr_t ex = gohttp__exchange_acquire(w);
     if (ex == 0)
         return GOHTTP_ESTALE;

@@ -19,6 +19,7 @@ and that their stderr holds no crash or sanitizer report.
 """
 
 import contextlib
+import ctypes
 import faulthandler
 import http.client
 import json
@@ -61,6 +62,28 @@ def pytest_configure(config):
     # (a dump into a capture file would die with the process unseen).
     global _terminal
     _terminal = os.fdopen(os.dup(2), "w")
+    # A copy of its own that no Python object owns: LSan reports at exit,
+    # after the interpreter closed its files.
+    _sanitizer_reports_to(os.dup(2))
+
+
+def _sanitizer_reports_to(fd):
+    """In the asan flavor, ASan, LSan and UBSan report to fd (the copy of
+    the terminal) instead of fd 2: pytest captures fd 2 into a file per
+    test, so the report of an error that ends the process (halt_on_error)
+    would die unseen with that file. A no-op where no sanitizer runtime is
+    loaded. gcc's UBSan runtime is a library of its own, so it is told
+    too (if the extension loaded it)."""
+    for name in (None, "libubsan.so.1"):
+        try:
+            lib = (ctypes.CDLL(name, mode=os.RTLD_NOLOAD) if name
+                   else ctypes.CDLL(None))
+            setter = lib["__sanitizer_set_report_fd"]
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes = [ctypes.c_void_p]
+        setter.restype = None
+        setter(fd)
 
 
 @pytest.hookimpl(hookwrapper=True)
