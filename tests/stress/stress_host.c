@@ -33,7 +33,8 @@
  * up mid-response.
  *
  * Everything is loopback (127.0.0.1, port chosen by the kernel), bounded
- * in count, and a watchdog ends the process if it overruns.
+ * in count, and a watchdog ends the process if it overruns; a run that
+ * failed ends FAIL_GRACE_S (10 s) after its first failure.
  */
 #define _GNU_SOURCE
 #include "gohttp.h"
@@ -68,9 +69,19 @@ static atomic_long g_failures;
 /* Count a failure and print the first few (a flood of identical lines
  * hides the first, which is the one that explains the rest). */
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A failed run ends FAIL_GRACE_S after its first failure: a library that
+ * broke may leave requests unanswered, and the run would otherwise wait
+ * for them until the watchdog (the report is already out by then). */
+#define FAIL_GRACE_S 10u
+
 static void fail(const char *fmt, ...)
 {
     long n = atomic_fetch_add(&g_failures, 1);
+    if (n == 0) {
+        unsigned left = alarm(FAIL_GRACE_S);
+        if (left != 0 && left < FAIL_GRACE_S)
+            alarm(left);
+    }
     if (n >= 40)
         return;
     va_list ap;
@@ -988,6 +999,12 @@ static void *slow_client(void *arg)
 static void on_watchdog(int sig)
 {
     (void)sig;
+    if (atomic_load(&g_failures) > 0) {
+        static const char msg[] = "stress_host: run failed; stopped 10 s after its first failure\n";
+        ssize_t rc = write(2, msg, sizeof msg - 1);
+        (void)rc;
+        _exit(1);
+    }
     static const char msg[] = "stress_host: FAIL: watchdog: run exceeded STRESS_TIMEOUT_S\n";
     ssize_t rc = write(2, msg, sizeof msg - 1);
     (void)rc;
