@@ -10,8 +10,10 @@
  * handles (churn.h). Exit status: 0 when every deref yielded its own
  * handle's payload and the table drained to 0 live handles; 1 on any wrong
  * payload, stale handle that resolved, or failed free (churn.h exits at
- * once); 2 on bad arguments or setup failure; killed by SIGALRM if a run
- * hangs (a free that never returns) for 20 s past its time.
+ * once); 1 too when a proxy call still waits 10 s after the run ended (a
+ * free waiting for a use count that never returns to 0); 2 on bad
+ * arguments or setup failure; 3 when the run itself overruns its time by
+ * 20 s (a watchdog).
  *
  * The threads' random streams come from one seed, printed first
  * ("stress_proxy: seed 0x..."); STRESS_PROXY_SEED=0x... runs with that
@@ -23,6 +25,7 @@
 #include "churn.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +50,24 @@ static unsigned long arg_or(int argc, char **argv, int i, unsigned long def, uns
     return v;
 }
 
+/* Set once the churn threads were told to stop: from then on every proxy
+ * call of the run is one that must finish at once (a free waits only for
+ * uses that other threads end within microseconds). */
+static atomic_int g_stopping;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char stuck[] =
+        "stress_proxy: FAIL: a proxy call still waits 10 s after the run ended: "
+        "a use count that never returns to 0 (a lost update)\n";
+    static const char overran[] = "stress_proxy: FAIL: watchdog: the run overran its time\n";
+    int after = atomic_load(&g_stopping);
+    ssize_t rc = after ? write(2, stuck, sizeof stuck - 1) : write(2, overran, sizeof overran - 1);
+    (void)rc;
+    _exit(after ? 1 : 3);
+}
+
 int main(int argc, char **argv)
 {
     unsigned long seconds = arg_or(argc, argv, 1, 2, 1, 3600);
@@ -55,6 +76,7 @@ int main(int argc, char **argv)
     unsigned long max_slots = arg_or(argc, argv, 4, 48, 1, UINT32_MAX);
 
     /* A hang is a failure too, and must not stall CI. */
+    signal(SIGALRM, on_alarm);
     alarm((unsigned)(seconds + 20));
 
     gohttp_proxy *p = gohttp_proxy_new((uint32_t)max_slots);
@@ -94,6 +116,8 @@ int main(int argc, char **argv)
     }
     struct timespec ts = {.tv_sec = (time_t)seconds, .tv_nsec = 0};
     nanosleep(&ts, NULL);
+    atomic_store(&g_stopping, 1);
+    alarm(10);
     atomic_store(&sh.stop, 1);
 
     uint64_t refs = 0, derefs = 0, stale = 0, frees = 0, full = 0;
@@ -116,6 +140,7 @@ int main(int argc, char **argv)
            seconds, nthreads, ncells, max_slots, (unsigned long long)refs,
            (unsigned long long)derefs, (unsigned long long)stale, (unsigned long long)frees,
            (unsigned long long)full, (unsigned long long)wrong, live);
+    alarm(0);
     gohttp_proxy_destroy(p);
     free(cells);
 
