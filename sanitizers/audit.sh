@@ -41,7 +41,6 @@ rows=(
     "valgrind|Python smoke|valgrind stress-py"
     "race|go test -race (C handlers)|race go-test"
     "default|proxy self-test: both proxy plants fail their checks|proxy-selftest"
-    "default|Python package + pytest on every CPython 3.10-3.13 found|python-versions"
     "cgocheck|test (go, check, examples, pytest, stress)|cgocheck test"
     "default|fault injection at every allocation point|faults"
     "asan|fault injection at every allocation point|asan faults"
