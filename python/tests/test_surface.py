@@ -465,17 +465,22 @@ def test_cli_bind_colon_port():
         assert request(port, "GET", "/")[2] == b"Hello, world.\n"
 
 
+def get_over_ipv6(port):
+    """The body of GET / from [::1]:port."""
+    conn = http.client.HTTPConnection("::1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
 @needs_ipv6
 def test_cli_bind_ipv6_and_serves_over_ipv6():
     proc = spawn(["-m", "gohttp", "--bind", "[::1]:0"])
     with served_by(proc):
         port = listening_port(proc, "[::1]")
-        conn = http.client.HTTPConnection("::1", port, timeout=10)
-        try:
-            conn.request("GET", "/")
-            assert conn.getresponse().read() == b"Hello, world.\n"
-        finally:
-            conn.close()
+        assert get_over_ipv6(port) == b"Hello, world.\n"
         # Bound to ::1 only: nothing answers on 127.0.0.1 at that port.
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
@@ -492,10 +497,5 @@ def test_server_start_on_ipv6_host(dispatch):
     with gohttp.Server(dispatch=dispatch) as srv:
         srv.route("/", h)
         port = srv.start("::1", 0)
-        conn = http.client.HTTPConnection("::1", port, timeout=10)
-        try:
-            conn.request("GET", "/")
-            assert conn.getresponse().read() == b"v6"
-        finally:
-            conn.close()
+        assert get_over_ipv6(port) == b"v6"
     assert seen and seen[0].startswith("[::1]:"), seen
