@@ -125,13 +125,13 @@ static void gohttp_py_refuse(gohttp_handle w)
         gohttp_write(w, "Service Unavailable\n", 20);
 }
 
+/* Set once this thread keeps a Python thread state for its life. */
+static __thread int gohttp_py_state_kept;
+
 /* The C handler gohttp_route is given in push mode; runs on a Go thread.
  * Increments the inside count BEFORE testing the gate (both seq_cst), so
  * that once gohttp_py_gate_close has run and gohttp_py_gate_inside() reads
  * 0, no thread is in Python and none will enter. */
-/* Set once this thread keeps a Python thread state for its life. */
-static __thread int gohttp_py_state_kept;
-
 void gohttp_py_push_entry(gohttp_handle w, const gohttp_request *req,
                           void *userdata)
 {
