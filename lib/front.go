@@ -224,17 +224,24 @@ func (s *server) scheme() string {
 // queueLeft is what remains of queue_timeout for r: the wait for a slot
 // and the wait for a pull worker share one queue_timeout.
 func (s *server) queueLeft(r *http.Request) time.Duration {
+	t := arrival(r)
+	if t.IsZero() {
+		return s.opts.queueTimeout
+	}
+	return max(s.opts.queueTimeout-time.Since(t), 0)
+}
+
+// arrival is when the front handler took r (an HTTP/2 stream's own time,
+// an HTTP/1 connection's current request), or zero when unknown.
+func arrival(r *http.Request) time.Time {
 	if r.ProtoMajor >= 2 {
-		if t, ok := r.Context().Value(arrivedKey{}).(time.Time); ok {
-			return max(s.opts.queueTimeout-time.Since(t), 0)
-		}
-		return s.opts.queueTimeout
+		t, _ := r.Context().Value(arrivedKey{}).(time.Time)
+		return t
 	}
-	g := guardOf(r.Context())
-	if g == nil || g.arrived.IsZero() {
-		return s.opts.queueTimeout
+	if g := guardOf(r.Context()); g != nil {
+		return g.arrived
 	}
-	return max(s.opts.queueTimeout-time.Since(g.arrived), 0)
+	return time.Time{}
 }
 
 // sendDeadline gives the next write send_timeout to complete.
@@ -253,12 +260,7 @@ func (s *server) writeBy(r *http.Request, now time.Time) time.Time {
 	if s.opts.writeTimeout <= 0 {
 		return by
 	}
-	var arrived time.Time
-	if r.ProtoMajor >= 2 {
-		arrived, _ = r.Context().Value(arrivedKey{}).(time.Time)
-	} else if g := guardOf(r.Context()); g != nil {
-		arrived = g.arrived
-	}
+	arrived := arrival(r)
 	if end := arrived.Add(s.opts.writeTimeout); !arrived.IsZero() && end.Before(by) {
 		return end
 	}

@@ -181,12 +181,17 @@ def raw_exchange(port, head, timeout=10):
     server closes it (the request carries Connection: close)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(head)
-        data = b""
-        while True:
-            got = s.recv(65536)
-            if not got:
-                return data
-            data += got
+        return read_until_close(s)
+
+
+def read_until_close(s):
+    """Every byte socket s receives until the peer closes it."""
+    data = b""
+    while True:
+        got = s.recv(65536)
+        if not got:
+            return data
+        data += got
 
 
 def free_port_busy(port):

@@ -14,7 +14,7 @@ import pytest
 import gohttp
 from gohttp._gohttp_cffi import lib
 
-from conftest import request
+from conftest import read_until_close, request
 
 
 def test_note_host_wait_adds_positive_values_only():
@@ -43,12 +43,7 @@ def get_while_holding_the_gil(port, seconds):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             pass
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
+        data = read_until_close(s)
     assert data.startswith(b"HTTP/1.1 200 "), data[:60]
 
 
