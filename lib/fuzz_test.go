@@ -85,16 +85,10 @@ func statsSettled(t *testing.T) {
 	}
 }
 
-// FuzzRequestThroughServer sends a request built from fuzzed method, path,
-// query, one header and a body as raw bytes to a real server on 127.0.0.1
-// whose catch-all route is a C handler echoing every field it saw. The
-// answer must be a 4xx refusal or a 200 in which every byte arrived
-// unchanged (the header name canonicalized and the value trimmed of
-// surrounding blanks, as HTTP/1.1 parsing does); the counters return to
-// zero after each request. An input with CR or LF in the request head
-// frames another request than the one intended: only the status is
-// checked for it.
-func FuzzRequestThroughServer(f *testing.F) {
+// addFuzzRequestSeeds adds the seed requests of FuzzRequestThroughServer
+// and FuzzRequestThroughWSGI: method, path, query, header name suffix,
+// header value, body.
+func addFuzzRequestSeeds(f *testing.F) {
 	f.Add("GET", "index.html", "", "Accept", "*/*", []byte(nil))
 	f.Add("POST", "echo/a%20b", "x=1&y=%00", "Content-Type", "application/octet-stream", []byte("a\x00b\xff\r\n"))
 	f.Add("PUT", "caf\xc3\xa9", "q=\xff", "X-Long", strings.Repeat("v", 300), []byte(strings.Repeat("z", 5000)))
@@ -103,6 +97,90 @@ func FuzzRequestThroughServer(f *testing.F) {
 	f.Add("GET", "%00", "", "X", "a\x01b", []byte(nil))
 	f.Add("DELETE", "/a//b/../c", "", "X", "  padded\t", []byte(nil))
 	f.Add("GET", "a", "", "X", "a\r\nInjected: 1", []byte(nil))
+}
+
+// fuzzExchange is one fuzzed request sent as raw bytes and its answer.
+type fuzzExchange struct {
+	t                                    *testing.T
+	method, target, name, hvalue, header string
+	raw                                  []byte
+	status                               int
+	got                                  []byte
+}
+
+// sendFuzzRequest sends "METHOD /path?query HTTP/1.1" with Host, the
+// header "X-F<hname>: <hvalue>", Content-Length and Connection: close,
+// then the body, as raw bytes to addr, and reads the answer.
+func sendFuzzRequest(t *testing.T, addr, method, path, query, hname, hvalue string, body []byte) *fuzzExchange {
+	ex := &fuzzExchange{t: t, method: method, target: "/" + path, name: "X-F" + hname, hvalue: hvalue}
+	if query != "" {
+		ex.target += "?" + query
+	}
+	ex.header = method + path + query + hname + hvalue
+	var raw bytes.Buffer
+	fmt.Fprintf(&raw, "%s %s HTTP/1.1\r\nHost: fuzz\r\n%s: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+		method, ex.target, ex.name, hvalue, len(body))
+	raw.Write(body)
+	ex.raw = raw.Bytes()
+
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(ex.raw); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("no HTTP response: %v (request %q)", err, ex.raw[:min(len(ex.raw), 200)])
+	}
+	ex.got, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ex.status = resp.StatusCode
+	// A refusal may be followed by a reset: the server closes without
+	// reading the rest of the request, as it may.
+	if err != nil && !ex.refused() {
+		t.Fatalf("reading the response: %v", err)
+	}
+	return ex
+}
+
+func (ex *fuzzExchange) refused() bool { return ex.status >= 400 && ex.status < 500 }
+
+// checkable says whether the answer's content is to be checked: false for
+// a 4xx refusal, for HEAD (no body) and for an input with CR or LF in the
+// request head (it frames another request than the one intended: only the
+// status is checked for it). Any status but 200 and 4xx fails the test.
+func (ex *fuzzExchange) checkable() bool {
+	if ex.refused() {
+		return false
+	}
+	if ex.status != 200 {
+		ex.t.Fatalf("status %d %q, want 200 or 4xx (request %q)", ex.status, ex.got, ex.raw[:min(len(ex.raw), 200)])
+	}
+	return !strings.ContainsAny(ex.header, "\r\n") && ex.method != "HEAD"
+}
+
+// fuzzedHeader is the fuzzed header as HTTP/1.1 parsing reads it: the
+// field line splits at its first colon (a colon in the fuzzed name moves
+// the rest into the value), the name canonicalized, the value trimmed of
+// surrounding blanks.
+func (ex *fuzzExchange) fuzzedHeader() (name, value string) {
+	line := ex.name + ": " + ex.hvalue
+	colon := strings.IndexByte(line, ':')
+	return textproto.CanonicalMIMEHeaderKey(line[:colon]), strings.Trim(line[colon+1:], " \t")
+}
+
+// FuzzRequestThroughServer sends a request built from fuzzed method, path,
+// query, one header and a body as raw bytes to a real server on 127.0.0.1
+// whose catch-all route is a C handler echoing every field it saw. The
+// answer must be a 4xx refusal or a 200 in which every byte arrived
+// unchanged (the header as fuzzedHeader reads it); the counters return to
+// zero after each request.
+func FuzzRequestThroughServer(f *testing.F) {
+	addFuzzRequestSeeds(f)
 
 	h, rc, msg := tServerNew(&tOptions{MaxHandlers: 4})
 	if rc != eOK {
@@ -126,68 +204,24 @@ func FuzzRequestThroughServer(f *testing.F) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
 	f.Fuzz(func(t *testing.T, method, path, query, hname, hvalue string, body []byte) {
-		target := "/" + path
-		if query != "" {
-			target += "?" + query
-		}
-		name := "X-F" + hname
-		var raw bytes.Buffer
-		fmt.Fprintf(&raw, "%s %s HTTP/1.1\r\nHost: fuzz\r\n%s: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
-			method, target, name, hvalue, len(body))
-		raw.Write(body)
-
-		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := conn.Write(raw.Bytes()); err != nil {
-			t.Fatalf("write: %v", err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-		if err != nil {
-			t.Fatalf("no HTTP response: %v (request %q)", err, raw.Bytes()[:min(raw.Len(), 200)])
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		refused := resp.StatusCode >= 400 && resp.StatusCode < 500
-		if err != nil && !refused {
-			t.Fatalf("reading the response: %v", err)
-		}
-		// A refusal may be followed by a reset: the server closes without
-		// reading the rest of the request, as it may.
-		conn.Close()
+		ex := sendFuzzRequest(t, addr, method, path, query, hname, hvalue, body)
 		statsSettled(t)
-
-		if refused {
+		if !ex.checkable() {
 			return
 		}
-		if resp.StatusCode != 200 {
-			t.Fatalf("status %d %q, want 200 or 4xx (request %q)", resp.StatusCode, got, raw.Bytes()[:min(raw.Len(), 200)])
-		}
-		head := method + path + query + hname + hvalue
-		if strings.ContainsAny(head, "\r\n") || method == "HEAD" {
-			return
-		}
-		fields, headers, echoed, err := decodeEchoAll(got)
+		fields, headers, echoed, err := decodeEchoAll(ex.got)
 		if err != nil {
-			t.Fatalf("echo: %v in %q", err, got)
+			t.Fatalf("echo: %v in %q", err, ex.got)
 		}
-		u, err := url.ParseRequestURI(target)
+		u, err := url.ParseRequestURI(ex.target)
 		if err != nil {
-			t.Fatalf("200 for a target Go cannot parse: %q", target)
+			t.Fatalf("200 for a target Go cannot parse: %q", ex.target)
 		}
-		want := [4]string{method, target, u.Path, u.RawQuery}
+		want := [4]string{method, ex.target, u.Path, u.RawQuery}
 		if fields != want {
 			t.Fatalf("request line arrived as %q, sent %q", fields, want)
 		}
-		// The field line splits at its first colon (a colon in the
-		// fuzzed name moves the rest into the value).
-		line := name + ": " + hvalue
-		colon := strings.IndexByte(line, ':')
-		wantName := textproto.CanonicalMIMEHeaderKey(line[:colon])
-		wantValue := strings.Trim(line[colon+1:], " \t")
+		wantName, wantValue := ex.fuzzedHeader()
 		found := false
 		for _, hv := range headers {
 			if hv[0] == wantName && hv[1] == wantValue {

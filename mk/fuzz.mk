@@ -8,6 +8,12 @@
 #                               (gohttp__test_echo_all): every byte arrives
 #                               unchanged or the request is refused 4xx; no
 #                               crash; counters 0 after each request
+#     FuzzRequestThroughWSGI    the same requests through a real
+#                               `python -m gohttp` process into a WSGI
+#                               app answering its environ
+#                               (python/tests/apps.py fields_app): PEP
+#                               3333's rules byte for byte or a 4xx; the
+#                               child exits 0 with counters 0
 #     FuzzBuildView             view.go buildView / buildSeedView fed
 #                               fuzzed http.Request values
 #     proxy/tests/fuzz_proxy.c  libFuzzer (clang -fsanitize=fuzzer,address,
@@ -19,7 +25,9 @@
 #   proxy/tests/fuzz_proxy_corpus/ (libFuzzer's own finds go to
 #   $(BUILD)/fuzz/corpus_proxy; a crashing input to $(BUILD)/fuzz/crash-*); (a failing input the fuzzer
 #   finds is written there: commit it with the fix, as a regression seed).
-#   Without -fuzz, go test runs every seed, so make test covers them too.
+#   Without -fuzz, go test runs every seed, so make test covers them too
+#   (FuzzRequestThroughWSGI's through make fuzz-wsgi-seeds: it needs the
+#   built package, named by GOHTTP_FUZZ_PYTHON / GOHTTP_FUZZ_PYTHONPATH).
 #   make audit runs `make fuzz FUZZTIME=10s`.
 #
 # FUZZTIME is Go's syntax; the libFuzzer run takes it as seconds (Ns or Nm;
@@ -43,16 +51,33 @@ $(FUZZ_PROXY): proxy/tests/fuzz_proxy.c $(PROXY_SRC) $(PROXY_HDR) mk/fuzz.mk
 # says so; any other failure fails the target.
 
 FUZZTIME ?= 30s
-FUZZ_TARGETS := FuzzRequestThroughServer FuzzBuildView
+FUZZ_TARGETS := FuzzRequestThroughServer FuzzRequestThroughWSGI FuzzBuildView
+# The interpreter and built package FuzzRequestThroughWSGI's child runs.
+FUZZ_WSGI_ENV = GOHTTP_FUZZ_PYTHON=$(PYTHON) GOHTTP_FUZZ_PYTHONPATH=$(ROOT)/$(PY_OUT)
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-wsgi-seeds
 
-fuzz: $(FUZZ_PROXY)
+# The WSGI target's seeds; in the default flavor only (a sanitizer
+# flavor's child Python would need that flavor's preload and options).
+ifeq ($(FLAVOR),default)
+test: fuzz-wsgi-seeds
+endif
+
+fuzz-wsgi-seeds: python-build
+	@mkdir -p $(BUILD)
+	@set +e; $(FUZZ_WSGI_ENV) $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) -count=1 -run '^FuzzRequestThroughWSGI$$' -v ./lib \
+	    > $(BUILD)/fuzz-wsgi-seeds.log 2>&1; rc=$$?; set -e; \
+	grep -E '^(--- (PASS|FAIL|SKIP)|(ok|FAIL)[[:space:]]|panic:)|fuzz_(wsgi_)?test.go:[0-9]+:' $(BUILD)/fuzz-wsgi-seeds.log | head -40; \
+	if [ $$rc -eq 0 ] && grep -q '^--- SKIP' $(BUILD)/fuzz-wsgi-seeds.log; then \
+	    echo "fuzz-wsgi-seeds: skipped, which must not happen here"; exit 1; fi; \
+	exit $$rc
+
+fuzz: $(FUZZ_PROXY) python-build
 	@mkdir -p $(BUILD)/fuzz/corpus_proxy
 	@failed=0; for t in $(FUZZ_TARGETS); do \
 	    log=$(BUILD)/fuzz-$$t.log; before=$$(ls lib/testdata/fuzz/$$t 2>/dev/null | sort); \
 	    echo "== fuzz $$t for $(FUZZTIME) (log: $$log)"; \
-	    set +e; $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) -count=1 -run '^$$' -fuzz "^$$t\$$" \
+	    set +e; $(FUZZ_WSGI_ENV) $(GO_ENV) $(GO) test $(GO_TEST_FLAGS) -count=1 -run '^$$' -fuzz "^$$t\$$" \
 	        -fuzztime $(FUZZTIME) -fuzzminimizetime 10s -parallel 1 ./lib > $$log 2>&1; rc=$$?; set -e; \
 	    after=$$(ls lib/testdata/fuzz/$$t 2>/dev/null | sort); \
 	    { grep -E '^fuzz: elapsed' $$log || true; } | tail -n 1; \

@@ -87,3 +87,33 @@ def _gated(environ, start_response):
 
 pid_app = validator(_pid)
 gated_app = validator(_gated)
+
+
+def _netstring(data):
+    return b"%d:%s," % (len(data), data)
+
+
+def _fields(environ, start_response):
+    """Answers what the request looked like to a WSGI application, in the
+    netstring form lib/fuzz_wsgi_test.go decodes: REQUEST_METHOD,
+    SCRIPT_NAME, PATH_INFO and QUERY_STRING, then the count and the
+    name/value pairs of CONTENT_TYPE, CONTENT_LENGTH and every HTTP_*
+    entry (sorted by name), then the body as wsgi.input read it. The str
+    values go back as the bytes they stand for (latin-1, PEP 3333)."""
+    out = [_netstring(environ[k].encode("latin-1")) for k in
+           ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING")]
+    names = sorted(k for k in environ if k.startswith("HTTP_") or
+                   k in ("CONTENT_TYPE", "CONTENT_LENGTH"))
+    out.append(b"%d:" % len(names))
+    for k in names:
+        out.append(_netstring(k.encode("latin-1")))
+        out.append(_netstring(environ[k].encode("latin-1")))
+    out.append(environ["wsgi.input"].read(
+        int(environ.get("CONTENT_LENGTH") or 0)))
+    body = b"".join(out)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+fields_app = validator(_fields)
