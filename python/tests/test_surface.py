@@ -1,7 +1,8 @@
 """Public functions, options and CLI forms of the Python package that no
 other test file exercises: ResponseWriter.abort(), Request.content_length
 for chunked bodies, Headers (getlist, items_all, len), Server.running,
-wait()/close() returning False, GohttpTimeoutError, gohttp.wsgi.serve(),
+wait()/close() returning False, GohttpTimeoutError from a stalled body
+read (body_read_timeout), gohttp.wsgi.serve(),
 the GOHTTP_DISPATCH environment variable, and the CLI's --chdir,
 --log-level, --threads, --max-handlers, application specs and --bind
 forms (IPv6 included)."""
@@ -20,8 +21,8 @@ import time
 import pytest
 
 import gohttp
-from conftest import (finish_child, read_line, read_port, request, served_by,
-                      spawn)
+from conftest import (finish_child, read_line, read_port, read_until_close,
+                      request, served_by, spawn)
 
 
 def ipv6_loopback():
@@ -189,18 +190,45 @@ def test_running_wait_and_close_false_while_a_handler_outlives_them(
     assert "r" not in result and "error" in result, result
 
 
-def test_timeout_code_is_gohttp_timeout_error():
-    """GOHTTP_ETIMEDOUT (a body read that got no byte within the
-    library's body_read_timeout) surfaces as GohttpTimeoutError, a
-    TimeoutError with errno ETIMEDOUT."""
-    from gohttp._errors import check
-    from gohttp._gohttp_cffi import lib
-    with pytest.raises(gohttp.GohttpTimeoutError) as info:
-        check(lib.GOHTTP_ETIMEDOUT, "read_body")
-    assert isinstance(info.value, TimeoutError)
-    assert isinstance(info.value, gohttp.GohttpError)
-    assert info.value.errno == errno.ETIMEDOUT
-    assert "read_body" in str(info.value)
+def test_stalled_body_read_raises_gohttp_timeout_error(make_server):
+    """body_read_timeout=0.5: a handler streaming the body of a client
+    that sent the head and 1000 of 1000000 body bytes, then stalled, gets
+    the 1000 bytes and then GohttpTimeoutError (a TimeoutError, errno
+    ETIMEDOUT) after about 0.5 s, not the 30 s default; it sends nothing,
+    so the library answers 408 and closes the connection."""
+    got = {}
+    done = threading.Event()
+
+    def h(w, req):
+        start = time.monotonic()
+        received = 0
+        try:
+            while True:
+                chunk = req.read(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except Exception as exc:
+            got["exc"] = exc
+        got["elapsed"] = time.monotonic() - start
+        got["received"] = received
+        done.set()
+
+    _, port = make_server({"/": h}, body_read_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000000\r\n\r\n" + b"b" * 1000)
+        assert done.wait(10), "body read still waiting after 10 s"
+        answer = read_until_close(s)
+    exc = got.get("exc")
+    assert type(exc) is gohttp.GohttpTimeoutError, got
+    assert isinstance(exc, TimeoutError) and isinstance(exc,
+                                                        gohttp.GohttpError)
+    assert exc.errno == errno.ETIMEDOUT
+    assert "body_read_timeout" in str(exc)
+    assert got["received"] == 1000
+    assert 0.4 <= got["elapsed"] < 5, got
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
 # -- gohttp.wsgi.serve and GOHTTP_DISPATCH (child processes) -----------
