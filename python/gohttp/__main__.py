@@ -9,6 +9,11 @@
                      [--certfile FILE --keyfile FILE] [--h2c]
                      [--static PREFIX=DIR ...] [--access-log FILE]
                      [--forwarded-allow-ips IPS] [--metrics-bind HOST:PORT]
+                     [--limit-request-line BYTES]
+                     [--limit-request-fields N]
+                     [--limit-request-field-size BYTES]
+                     [--max-connections N] [--body-read-timeout SECONDS]
+                     [--send-timeout SECONDS]
 
 APP follows gunicorn's convention: "module:attribute", where the attribute
 may be a call of a factory without arguments ("module:create_app()"), and
@@ -166,6 +171,32 @@ def main(argv=None):
                         help="serve Prometheus metrics (GET /metrics) from "
                         "Go on this second address; one process only, not "
                         "with --workers (default: none)")
+    parser.add_argument("--limit-request-line", type=int, default=None,
+                        metavar="BYTES",
+                        help="longest request line; longer: 400 "
+                        "(default 4094)")
+    parser.add_argument("--limit-request-fields", type=int, default=None,
+                        metavar="N",
+                        help="most header lines in a request; more: 431 "
+                        "(default 100)")
+    parser.add_argument("--limit-request-field-size", type=int,
+                        default=None, metavar="BYTES",
+                        help="longest header line; longer: 431 "
+                        "(default 8190)")
+    parser.add_argument("--max-connections", type=int, default=None,
+                        metavar="N",
+                        help="open connections; when full an idle one is "
+                        "closed to admit a new one, and with none idle "
+                        "the new one is refused (default 10000)")
+    parser.add_argument("--body-read-timeout", type=float, default=None,
+                        metavar="SECONDS",
+                        help="each read of a request body waits at most "
+                        "this for data; else 408 (default 30)")
+    parser.add_argument("--send-timeout", type=float, default=None,
+                        metavar="SECONDS",
+                        help="each write of a response must reach the "
+                        "client within this; else the connection closes "
+                        "(default 30)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
 
@@ -184,7 +215,13 @@ def main(argv=None):
                    keyfile=args.keyfile, h2c=args.h2c,
                    access_log=args.access_log,
                    forwarded_allow_ips=args.forwarded_allow_ips,
-                   metrics_bind=args.metrics_bind)
+                   metrics_bind=args.metrics_bind,
+                   limit_request_line=args.limit_request_line,
+                   limit_request_fields=args.limit_request_fields,
+                   limit_request_field_size=args.limit_request_field_size,
+                   max_connections=args.max_connections,
+                   body_read_timeout=args.body_read_timeout,
+                   send_timeout=args.send_timeout)
     scheme = "https" if args.certfile else "http"
     supervised = dict(workers=args.workers, max_requests=args.max_requests,
                       max_requests_jitter=args.max_requests_jitter)

@@ -340,6 +340,27 @@ class Server:
                   except write_timeout=0, which means no write timeout
                   (the default too).  threads and max_handlers: None is
                   the default, values below 1 are a ValueError.
+    limit_request_line, limit_request_fields, limit_request_field_size
+                  (gunicorn's names): the longest request line in bytes
+                  (default 4094; longer: 400), the most header lines
+                  (default 100; more: 431), the longest header line in
+                  bytes (default 8190; longer: 431); at most 1 MiB each,
+                  more is a ValueError.  Refused heads never reach a
+                  handler; the connection closes after the answer.
+    body_read_timeout  seconds each read of the request body may wait for
+                  data (default 30): past it Request.read/body and
+                  wsgi.input raise GohttpTimeoutError; a handler that
+                  catches it and sends nothing gets the library's 408 (one
+                  that lets it escape: the usual 500).
+    send_timeout  seconds each write of the response may take to reach the
+                  client (default 30): past it the write raises
+                  ClientDisconnectedError and the connection closes (a
+                  client that stops reading cannot hold a handler longer).
+    max_connections  open connections (default 10000, at most 1048576):
+                  when full, an idle keep-alive connection is closed to
+                  make room for a new one; with none idle, new connections
+                  are closed at once.  These six follow the rules above:
+                  None is the default, 0 or less a ValueError.
     reuse_port    True: SO_REUSEPORT on the listener, so several servers
                   (in this or other processes of the same user) listen on
                   one port and the kernel spreads connections over them.
@@ -375,7 +396,10 @@ class Server:
                  read_header_timeout=None, idle_timeout=None,
                  write_timeout=None, queue_timeout=None, reuse_port=None,
                  certfile=None, keyfile=None, h2c=False, access_log=None,
-                 forwarded_allow_ips=None, metrics_bind=None):
+                 forwarded_allow_ips=None, metrics_bind=None,
+                 limit_request_line=None, limit_request_fields=None,
+                 limit_request_field_size=None, body_read_timeout=None,
+                 send_timeout=None, max_connections=None):
         dispatch = dispatch or DEFAULT_DISPATCH
         if dispatch not in (PUSH, PULL):
             raise ValueError("dispatch must be 'push' or 'pull'")
@@ -391,7 +415,18 @@ class Server:
                 ("read_header_timeout", "read_header_timeout_ms",
                  read_header_timeout, 1000),
                 ("idle_timeout", "idle_timeout_ms", idle_timeout, 1000),
-                ("queue_timeout", "queue_timeout_ms", queue_timeout, 1000)):
+                ("queue_timeout", "queue_timeout_ms", queue_timeout, 1000),
+                ("limit_request_line", "limit_request_line",
+                 limit_request_line, 1),
+                ("limit_request_fields", "limit_request_fields",
+                 limit_request_fields, 1),
+                ("limit_request_field_size", "limit_request_field_size",
+                 limit_request_field_size, 1),
+                ("body_read_timeout", "body_read_timeout_ms",
+                 body_read_timeout, 1000),
+                ("send_timeout", "send_timeout_ms", send_timeout, 1000),
+                ("max_connections", "max_connections", max_connections,
+                 1)):
             if value is not None:
                 setattr(opts, field, _positive(name, value, scale))
         if write_timeout is not None:

@@ -20,13 +20,12 @@ README = os.path.join(REPO, "python", "README.md")
 
 FIELDS = ("read_header_timeout_ms", "idle_timeout_ms", "write_timeout_ms",
           "max_header_bytes", "max_body_bytes", "max_handlers",
-          "queue_timeout_ms")
+          "queue_timeout_ms", "limit_request_line", "limit_request_fields",
+          "limit_request_field_size", "body_read_timeout_ms",
+          "send_timeout_ms", "max_connections")
 # Every field with a GOHTTP_DEFAULT_* (the README's list covers FIELDS,
 # the options Server takes by name).
-HEADER_FIELDS = FIELDS + (
-    "reuse_port", "limit_request_line", "limit_request_fields",
-    "limit_request_field_size", "body_read_timeout_ms", "send_timeout_ms",
-    "max_connections")
+HEADER_FIELDS = FIELDS + ("reuse_port",)
 
 
 def header_text():

@@ -1,15 +1,19 @@
 """Public functions, options and CLI forms of the Python package that no
 other test file exercises: ResponseWriter.abort(), Request.content_length
 for chunked bodies, Headers (getlist, items_all, len), Server.running,
-wait()/close() returning False, GohttpTimeoutError, gohttp.wsgi.serve(),
+wait()/close() returning False, GohttpTimeoutError from a stalled body
+read (body_read_timeout), gohttp.wsgi.serve(),
 the GOHTTP_DISPATCH environment variable, and the CLI's --chdir,
---log-level, --threads, --max-handlers, application specs and --bind
-forms (IPv6 included)."""
+--log-level, --threads, --max-handlers, the server bound flags
+(--limit-request-*, --max-connections, --body-read-timeout,
+--send-timeout), application specs and --bind forms (IPv6 and HOST
+alone included)."""
 
 import errno
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -20,7 +24,8 @@ import time
 import pytest
 
 import gohttp
-from conftest import (finish_child, read_line, read_port, request, served_by,
+from conftest import (CHILD_WAIT_S, finish_child, raw_exchange, read_line,
+                      read_port, read_until_close, request, served_by,
                       spawn)
 
 
@@ -189,18 +194,45 @@ def test_running_wait_and_close_false_while_a_handler_outlives_them(
     assert "r" not in result and "error" in result, result
 
 
-def test_timeout_code_is_gohttp_timeout_error():
-    """GOHTTP_ETIMEDOUT (a body read that got no byte within the
-    library's body_read_timeout) surfaces as GohttpTimeoutError, a
-    TimeoutError with errno ETIMEDOUT."""
-    from gohttp._errors import check
-    from gohttp._gohttp_cffi import lib
-    with pytest.raises(gohttp.GohttpTimeoutError) as info:
-        check(lib.GOHTTP_ETIMEDOUT, "read_body")
-    assert isinstance(info.value, TimeoutError)
-    assert isinstance(info.value, gohttp.GohttpError)
-    assert info.value.errno == errno.ETIMEDOUT
-    assert "read_body" in str(info.value)
+def test_stalled_body_read_raises_gohttp_timeout_error(make_server):
+    """body_read_timeout=0.5: a handler streaming the body of a client
+    that sent the head and 1000 of 1000000 body bytes, then stalled, gets
+    the 1000 bytes and then GohttpTimeoutError (a TimeoutError, errno
+    ETIMEDOUT) after about 0.5 s, not the 30 s default; it sends nothing,
+    so the library answers 408 and closes the connection."""
+    got = {}
+    done = threading.Event()
+
+    def h(w, req):
+        start = time.monotonic()
+        received = 0
+        try:
+            while True:
+                chunk = req.read(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except Exception as exc:
+            got["exc"] = exc
+        got["elapsed"] = time.monotonic() - start
+        got["received"] = received
+        done.set()
+
+    _, port = make_server({"/": h}, body_read_timeout=0.5)
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000000\r\n\r\n" + b"b" * 1000)
+        assert done.wait(10), "body read still waiting after 10 s"
+        answer = read_until_close(s)
+    exc = got.get("exc")
+    assert type(exc) is gohttp.GohttpTimeoutError, got
+    assert isinstance(exc, TimeoutError) and isinstance(exc,
+                                                        gohttp.GohttpError)
+    assert exc.errno == errno.ETIMEDOUT
+    assert "body_read_timeout" in str(exc)
+    assert got["received"] == 1000
+    assert 0.4 <= got["elapsed"] < 5, got
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
 # -- gohttp.wsgi.serve and GOHTTP_DISPATCH (child processes) -----------
@@ -448,6 +480,150 @@ def test_parse_bind_forms():
     assert parse_bind("::1", 5000) == ("::1", 5000)
     with pytest.raises(SystemExit):
         parse_bind("host:port", 8000)
+
+
+# The application of test_cli_server_bound_flags_reach_the_server: "/"
+# answers "ok", /read reads the declared body and answers the name of the
+# exception that ended the read, /big streams up to 1 GiB and prints on
+# stdout how many 64 KiB blocks it produced once the server closed it.
+BOUNDS_APP = textwrap.dedent("""\
+    class Big:
+        def __init__(self):
+            self.blocks = 0
+
+        def __iter__(self):
+            block = b"x" * 65536
+            while self.blocks < 16384:
+                self.blocks += 1
+                yield block
+
+        def close(self):
+            print("big closed after %d blocks" % self.blocks, flush=True)
+
+
+    def app(environ, start_response):
+        path = environ["PATH_INFO"]
+        if path == "/big":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return Big()
+        out = b"ok"
+        if path == "/read":
+            try:
+                environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+                out = b"read it all"
+            except Exception as exc:
+                out = type(exc).__name__.encode()
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("Content-Length", str(len(out)))])
+        return [out]
+    """)
+
+
+def test_cli_server_bound_flags_reach_the_server(tmp_path):
+    """Each of --limit-request-line/-fields/-field-size, --max-connections,
+    --body-read-timeout and --send-timeout, set far from its default,
+    shows its effect on the wire of a `python -m gohttp` child."""
+    from test_options import (closed_by_peer, head, keep_alive_get,
+                              status_of, target_for_line)
+    (tmp_path / "boundsapp.py").write_text(BOUNDS_APP)
+    proc = spawn(["-m", "gohttp", "boundsapp:app", "--chdir", str(tmp_path),
+                  "--bind", "127.0.0.1:0", "--limit-request-line", "64",
+                  "--limit-request-fields", "5",
+                  "--limit-request-field-size", "64",
+                  "--max-connections", "3", "--body-read-timeout", "0.5",
+                  "--send-timeout", "0.5"])
+    with served_by(proc):
+        port = read_port(proc)
+        for at_limit, over, refusal in (
+                (head(target_for_line(64)), head(target_for_line(65)), 400),
+                (head(fields=[b"X-A: 1", b"X-B: 2", b"X-C: 3"]),
+                 head(fields=[b"X-A: 1", b"X-B: 2", b"X-C: 3", b"X-D: 4"]),
+                 431),
+                (head(fields=[b"X-Pad: " + b"v" * 57]),
+                 head(fields=[b"X-Pad: " + b"v" * 58]), 431)):
+            assert status_of(raw_exchange(port, at_limit)) == 200
+            assert status_of(raw_exchange(port, over)) == refusal, over
+
+        idle = [keep_alive_get(port) for _ in range(3)]
+        try:
+            keep_alive_get(port).close()
+            assert len(closed_by_peer([c.sock for c in idle])) == 1
+        finally:
+            for c in idle:
+                c.close()
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            start = time.monotonic()
+            s.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 1000000\r\n\r\n" + b"b" * 1000)
+            answer = read_until_close(s)
+            assert time.monotonic() - start < 5
+        assert answer.endswith(b"\r\n\r\nGohttpTimeoutError"), answer
+
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            # The client never reads: the server gives up on it after the
+            # 0.5 s send timeout (the default would hold it 30 s).
+            line = read_line(proc, timeout=10)
+        assert line.startswith("big closed after "), line
+        assert int(line.split()[3]) < 16384, line
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--limit-request-line", "abc",
+     "argument --limit-request-line: invalid int value: 'abc'"),
+    ("--send-timeout", "soon",
+     "argument --send-timeout: invalid float value: 'soon'"),
+    ("--max-connections", "0", "max_connections must be positive"),
+    ("--limit-request-field-size", "2000000",
+     "limit_request_field_size: 2000000 out of range"),
+])
+def test_cli_bad_server_bound_is_a_usage_error(flag, value, message):
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1:0",
+                  flag, value])
+    out, err = proc.communicate(timeout=30)
+    finish_child(proc, out, err, status=2)
+    assert message in err, err
+
+
+def test_cli_bind_host_alone_uses_port_8000():
+    """--bind HOST without a port: an application is served on port 8000.
+    Either it serves there (a GET on 127.0.0.1:8000 is answered by it) or,
+    with 8000 taken on this machine, it exits 1 naming 127.0.0.1:8000;
+    both show the port it chose."""
+    proc = spawn(["-m", "gohttp", "apps:echo_app", "--bind", "127.0.0.1"])
+    try:
+        # Its first stdout line, or "" if it exits without one.
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + CHILD_WAIT_S
+        line = b""
+        while not line.endswith(b"\n"):
+            assert time.monotonic() < deadline, "no line, no exit: %r" % line
+            if select.select([fd], [], [], 0.2)[0]:
+                byte = os.read(fd, 1)
+                if not byte:
+                    break
+                line += byte
+        if not line:
+            out, err = proc.communicate(timeout=CHILD_WAIT_S)
+            finish_child(proc, out, err, status=1)
+            assert "gohttp: cannot listen on 127.0.0.1:8000: " in err, err
+            return
+        with served_by(proc):
+            assert line.decode() == \
+                "gohttp: listening on http://127.0.0.1:8000/\n", line
+            status, _, body = request(8000, "GET", "/where")
+            assert status == 200
+            env = json.loads(body)["environ"]
+            assert (env["PATH_INFO"], env["SERVER_PORT"]) == ("/where",
+                                                              "8000")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def listening_port(proc, host):

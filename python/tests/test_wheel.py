@@ -1,7 +1,8 @@
 """The package as a user gets it: `pip wheel ./python` builds a wheel
 (setup.py compiles the Go library into it), the wheel installs into a
 fresh virtual environment, and `python -m gohttp` serves the hello from
-there with no Go on PATH and no repository on sys.path.  Slow (a Go
+there with no Go on PATH and no repository on sys.path, and exits 0 with
+every live counter of the installed library at 0.  Slow (a Go
 build and a venv): run by `make python-wheel-test` (GOHTTP_WHEEL_TEST=1),
 part of `make audit`."""
 
@@ -17,7 +18,7 @@ import pytest
 
 import gohttp
 
-from conftest import REPO, read_port
+from conftest import HERE, REPO, finish_child, read_port
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("GOHTTP_WHEEL_TEST") != "1",
@@ -79,9 +80,16 @@ def test_wheel_serves_hello_from_fresh_venv_without_go(tmp_path):
     assert location.startswith(str(venv)), location
     assert version == gohttp.__version__
 
-    proc = subprocess.Popen([vpy, "-m", "gohttp", "--bind", "127.0.0.1:0"],
+    # The child runs through a copy of child_main.py (in a directory of
+    # its own, which becomes its sys.path[0] and holds nothing else), so
+    # it prints the installed library's counters at exit.
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    shutil.copy2(os.path.join(HERE, "child_main.py"), str(runner))
+    proc = subprocess.Popen([vpy, str(runner / "child_main.py"), "-m",
+                             "gohttp", "--bind", "127.0.0.1:0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, cwd=str(tmp_path))
+                            text=True, env=env, cwd=str(tmp_path))
     try:
         port = read_port(proc)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -91,8 +99,10 @@ def test_wheel_serves_hello_from_fresh_venv_without_go(tmp_path):
         conn.close()
         assert resp.status == 200 and b"Hello" in body, body
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=15)
-        assert proc.returncode == 0, err
+        out, err = proc.communicate(timeout=15)
+        # Exit status 0, no crash report, every live counter 0.
+        counters = finish_child(proc, out, err)
+        assert counters["requests_served"] == 1, counters
     finally:
         if proc.poll() is None:
             proc.kill()
