@@ -105,6 +105,20 @@ def error_for(code, what):
     return exc
 
 
+# A body read that failed through the client's fault, and the status the
+# library answers for it when the handler sends nothing (it takes that
+# status itself at the end of the exchange; see gohttp_read_body).
+_BODY_FAILURE_STATUS = {RequestTooLargeError: 413,
+                        GohttpTimeoutError: 408,
+                        BadRequestError: 400}
+BODY_FAILURES = tuple(_BODY_FAILURE_STATUS)
+
+
+def body_failure_status(exc):
+    """413, 408 or 400 for a body read's RequestTooLargeError,
+    GohttpTimeoutError (body_read_timeout) or BadRequestError; else 0."""
+    return _BODY_FAILURE_STATUS.get(type(exc), 0)
+
 _CODE_CLASSES = {
     lib.GOHTTP_ESTALE: (StaleHandleError, _errno.ESTALE),
     lib.GOHTTP_ESTATE: (HeadersSentError, _errno.EINVAL),

@@ -28,8 +28,8 @@ http.client) except the decoded path, which is UTF-8 with surrogateescape.
 
 from collections.abc import Mapping
 
-from ._errors import (HeadersSentError, RequestTooLargeError,
-                      StaleHandleError, check, error_for)
+from ._errors import (BODY_FAILURES, HeadersSentError, StaleHandleError,
+                      body_failure_status, check, error_for)
 from ._gohttp_cffi import ffi, lib
 from . import _native
 
@@ -109,16 +109,17 @@ class Body:
     """The request body of exchange w, read from Go on demand (the GIL is
     released while Go reads).  Shared by Request and wsgi.input."""
 
-    __slots__ = ("_w", "_length", "_consumed", "eof", "too_large")
+    __slots__ = ("_w", "_length", "_consumed", "eof", "failed")
 
     def __init__(self, w, length):
         self._w = w
         self._length = length   # declared Content-Length, None if unknown
         self._consumed = 0      # bytes handed out so far (read sizing)
         self.eof = False
-        # Set once a read hit max_body_bytes: the library answers 413 if
-        # the handler writes nothing, so no 500 may be answered over it.
-        self.too_large = False
+        # Once a read failed through the client's fault, the status the
+        # library answers if the handler writes nothing (413, 408 or 400:
+        # body_failure_status), so no 500 may be answered over it; else 0.
+        self.failed = 0
 
     def read(self, n):
         """Up to n (> 0) bytes, b"" at the end; at most MAX_READ_BUFFER."""
@@ -156,8 +157,8 @@ class Body:
     def _read_into(self, cbuf, n):
         try:
             return check(lib.gohttp_read_body(self._w, cbuf, n), "read body")
-        except RequestTooLargeError:
-            self.too_large = True
+        except BODY_FAILURES as exc:
+            self.failed = body_failure_status(exc)
             raise
 
 
@@ -181,8 +182,8 @@ class Request:
         self._all = None       # bytes once .body was read
 
     @property
-    def _too_large(self):
-        return self._body.too_large
+    def _body_failed(self):
+        return self._body.failed
 
     def invalidate(self):
         """Called by the dispatcher before returning to C."""

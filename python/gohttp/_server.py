@@ -29,9 +29,8 @@ import time
 import weakref
 
 from . import _workers
-from ._errors import (ClientDisconnectedError,
-                      HeadersSentError, RequestTooLargeError,
-                      ServerBusyError, check)
+from ._errors import (ClientDisconnectedError, HeadersSentError,
+                      ServerBusyError, body_failure_status, check)
 from ._exchange import Request, ResponseWriter
 from ._gohttp_cffi import ffi, lib
 from . import _native
@@ -196,23 +195,25 @@ def _fail(rw, exc, route, rq=None):
     """Answer for a handler that raised: 500 if no final status was sent
     yet (whatever the handler had set but not sent is dropped), otherwise
     close the connection (gohttp_abort) so the client sees a truncated
-    response, never a complete-looking one.  After a body read hit
-    max_body_bytes (rq._too_large) the library answers 413 when the
-    handler sent nothing, so whatever the handler raised then, nothing is
-    written here and that 413 is the answer."""
+    response, never a complete-looking one.  After a body read failed
+    through the client's fault (rq._body_failed: over max_body_bytes, a
+    stall past body_read_timeout, a malformed body) the library answers
+    413, 408 or 400 when the handler sent nothing, so whatever the handler
+    raised then, nothing is written here and that status is the answer."""
     if isinstance(exc, ClientDisconnectedError):
         logger.debug("client went away during %s: %s", route.pattern, exc)
         _abort_quietly(rw)
         return
-    too_large = isinstance(exc, RequestTooLargeError) or (
-        rq is not None and rq._too_large)
-    if too_large and not rw._started:
-        # The library answers 413 itself when nothing was written.
-        if isinstance(exc, (RequestTooLargeError, HeadersSentError)):
-            logger.info("request body too large on %s", route.pattern)
+    failed = rq._body_failed if rq is not None else 0
+    if failed and not rw._started:
+        # The library answers the failed body's status itself when nothing
+        # was written.
+        if body_failure_status(exc) or isinstance(exc, HeadersSentError):
+            logger.info("request body failed on %s: %s (answered %d)",
+                        route.pattern, exc, failed)
         else:
-            logger.error("exception in handler for %r (after a too large "
-                         "body; answered 413)", route.pattern,
+            logger.error("exception in handler for %r (after a failed "
+                         "body read; answered %d)", route.pattern, failed,
                          exc_info=(type(exc), exc, exc.__traceback__))
         return
     logger.error("exception in handler for %r", route.pattern,
@@ -349,9 +350,9 @@ class Server:
                   handler; the connection closes after the answer.
     body_read_timeout  seconds each read of the request body may wait for
                   data (default 30): past it Request.read/body and
-                  wsgi.input raise GohttpTimeoutError; a handler that
-                  catches it and sends nothing gets the library's 408 (one
-                  that lets it escape: the usual 500).
+                  wsgi.input raise GohttpTimeoutError; if nothing was
+                  sent, the answer is the library's 408, whether the
+                  handler lets the error escape or catches it.
     send_timeout  seconds each write of the response may take to reach the
                   client (default 30): past it the write raises
                   ClientDisconnectedError and the connection closes (a

@@ -28,8 +28,7 @@ Conventions chosen where PEP 3333 leaves room (all as in gunicorn/wsgiref):
 import logging
 import sys
 
-from ._errors import (ClientDisconnectedError, GohttpError,
-                      RequestTooLargeError, check, error_for)
+from ._errors import ClientDisconnectedError, GohttpError, check, error_for
 from ._exchange import Body
 from ._gohttp_cffi import ffi, lib
 from ._server import DEFAULT_DRAIN_TIMEOUT, Server, respond_500, run
@@ -144,7 +143,7 @@ class _Response:
 
     def __init__(self, w, body):
         self.w = w
-        self.body = body        # _exchange.Body (for its too_large flag)
+        self.body = body        # _exchange.Body (for its failed status)
         self.status = None
         self.headers = None
         self.sent = False
@@ -193,12 +192,13 @@ class _Response:
             raise AssertionError("the application wrote a body before "
                                  "calling start_response")
         code = int(self.status[:3])
-        if code >= 500 and self.body.too_large:
-            # The app failed because wsgi.input hit max_body_bytes and
-            # rendered a generic error page (what frameworks do with an
-            # unexpected OSError): the client's fault is the body size, so
-            # it gets 413, with the app's page as the body.
-            code = 413
+        if code >= 500 and self.body.failed:
+            # The app failed because a wsgi.input read failed (over
+            # max_body_bytes, stalled past body_read_timeout, malformed)
+            # and rendered a generic error page (what frameworks do with
+            # an unexpected OSError): the fault is the client's, so it gets
+            # 413, 408 or 400, with the app's page as the body.
+            code = self.body.failed
         for name, value in self.headers:
             if len(name) == 14 and name.lower() == "content-length":
                 if not value.isdigit():
@@ -236,16 +236,16 @@ class _Response:
 
     def fail(self, exc):
         """The application (or the response) raised: 500 if nothing was
-        sent, else close the connection; the library's 413 stands after a
-        too large body when nothing was sent."""
+        sent, else close the connection; the library's 413, 408 or 400
+        stands after a failed body read when nothing was sent."""
         w = self.w
         if isinstance(exc, ClientDisconnectedError):
             logger.debug("client went away: %s", exc)
             lib.gohttp_abort(w)
             return
-        if not self.sent and (self.body.too_large or
-                              isinstance(exc, RequestTooLargeError)):
-            logger.info("request body too large; answered 413")
+        failed = self.body.failed
+        if not self.sent and failed:
+            logger.info("request body failed: %s (answered %d)", exc, failed)
             return
         logger.error("exception in WSGI application",
                      exc_info=(type(exc), exc, exc.__traceback__))

@@ -82,6 +82,19 @@ def test_malformed_chunked_body_is_bad_request(make_server):
     assert seen == [-15]
 
 
+def test_malformed_chunked_body_error_escaping_the_handler_is_400(
+        make_server):
+    """The BadRequestError of a malformed body, left to escape the
+    handler: 400 (the client's fault), not 500."""
+    def h(w, req):
+        req.read()
+
+    _, port = make_server({"/": h})
+    got = raw(port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+              b"chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 400"), got[:200]
+
+
 def test_nul_in_path_never_reaches_the_handler(make_server):
     calls = []
     _, port = make_server({"/": lambda w, req: calls.append(req.path)})

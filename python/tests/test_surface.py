@@ -235,6 +235,20 @@ def test_stalled_body_read_raises_gohttp_timeout_error(make_server):
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
 
 
+def test_stalled_body_error_escaping_the_handler_is_408(make_server):
+    """A handler that lets the body read's GohttpTimeoutError escape (as
+    most would) still answers 408, the client's fault, not a 500."""
+    def h(w, req):
+        req.read()
+
+    _, port = make_server({"/": h}, body_read_timeout=0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000000\r\n\r\n" + b"b" * 1000)
+        answer = read_until_close(s)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
 # -- gohttp.wsgi.serve and GOHTTP_DISPATCH (child processes) -----------
 
 SERVE_SCRIPT = r"""

@@ -4,6 +4,7 @@ raises in the handler, which the server turns into a 500 the test sees."""
 
 import http.client
 import json
+import socket
 import sys
 import threading
 import warnings
@@ -13,7 +14,7 @@ import pytest
 
 from gohttp import wsgi
 from apps import echo_app
-from conftest import request
+from conftest import read_until_close, request
 
 
 @pytest.fixture(autouse=True)
@@ -321,6 +322,33 @@ def test_wsgi_input_readline_accepts_none(serve_app):
     port = serve_app(validator(app))
     assert echo(port, "POST", "/", body=b"one\ntwo\nend") == [
         "one\n", "two\n", "end"]
+
+
+@pytest.mark.parametrize("app_catches", [True, False])
+def test_stalled_body_under_wsgi_is_408(serve_app, app_catches):
+    """A wsgi.input read that stalls past body_read_timeout: an app that
+    renders its own 5xx page for it, or lets it escape, answers 408 (the
+    client's fault); the app's page is kept as the body."""
+    def app(environ, start_response):
+        try:
+            environ["wsgi.input"].read()
+        except OSError:
+            if not app_catches:
+                raise
+            start_response("500 Internal Server Error",
+                           [("Content-Type", "text/plain")])
+            return [b"error page"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"read"]
+
+    port = serve_app(app, body_read_timeout=0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 1000000\r\n\r\n" + b"b" * 1000)
+        answer = read_until_close(s)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    if app_catches:
+        assert answer.endswith(b"\r\n\r\nerror page"), answer[-200:]
 
 
 def test_too_large_chunked_body_caught_by_app_is_413(serve_app):
