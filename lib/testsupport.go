@@ -255,6 +255,12 @@ func tStart(s uint64, addr string) (int, string) {
 	return withThread(func() int { return int(C.gohttp_start(C.gohttp_server(s), ca)) })
 }
 
+// tStartFd calls gohttp_start_fd and returns the calling thread's last
+// error with it.
+func tStartFd(s uint64, fd int) (int, string) {
+	return withThread(func() int { return int(C.gohttp_start_fd(C.gohttp_server(s), C.int(fd))) })
+}
+
 func tStartNullAddr(s uint64) int { return int(C.gohttp_start(C.gohttp_server(s), nil)) }
 
 // tStartOnThread calls gohttp_start from a fresh C thread and returns that
