@@ -491,6 +491,7 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning
 	s.drainCancel = cancel
 	s.shortenDrainLocked(timeout, forever)
 	go func() {
+		s.awaitFresh(ctx)
 		if err := s.hs.Shutdown(ctx); err != nil && ctx.Err() != nil {
 			// Handlers outlived the timeout: close their connections.
 			// The handlers themselves still run to completion (Go cannot
@@ -508,6 +509,38 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning
 		s.mu.Unlock()
 		cancel()
 	}()
+}
+
+// freshGrace bounds how long a shutdown waits for the first request of
+// the connections accepted before the listener closed.
+const freshGrace = 250 * time.Millisecond
+
+// awaitFresh waits, before http.Server.Shutdown, until every connection
+// accepted before the listener closed has brought its first request to
+// the front handler (or closed), at most freshGrace and never past the
+// drain (ctx). Shutdown would close such a connection without an answer
+// once it reads the request (net/http drops a request read after
+// Shutdown began), yet its client sent the request to a listening
+// server: with several processes serving one socket (gohttp_start_fd),
+// a client cannot tell that it reached the one that was stopping. A
+// request that arrives in time is served as an in-flight one.
+func (s *server) awaitFresh(ctx context.Context) {
+	if s.conns.fresh.Load() == 0 {
+		return
+	}
+	give := time.NewTimer(freshGrace)
+	defer give.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for s.conns.fresh.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-give.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // shortenDrainLocked arms the drain deadline now+timeout if it is earlier

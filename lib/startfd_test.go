@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -269,4 +270,61 @@ func TestStartFdKeepsTheOptions(t *testing.T) {
 	got, closed := rawExchange(t, ts, long, 5*time.Second)
 	expectStatuses(t, "request line over limit_request_line", got, closed, 400)
 	ts.expectHello("/")
+}
+
+// A connection the server accepted before gohttp_shutdown whose request
+// arrives only after it (within the 250 ms grace) is answered, not closed
+// without a response (what net/http's Shutdown does to a request it reads
+// after Shutdown began). Several processes serving one socket rely on it:
+// a client cannot tell that the process that accepted it was stopping.
+func TestShutdownAnswersTheFirstRequestOfAnAcceptedConnection(t *testing.T) {
+	ts := newServer(t, nil)
+	ts.route("/", thHello, 0)
+	ts.start()
+	c, err := net.Dial("tcp", ts.base[len("http://"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, 5*time.Second, "the connection accepted", func() bool { return tOpenConns(ts.h) == 1 })
+	if rc := tShutdown(ts.h, 5000); rc != eOK {
+		t.Fatal(rc)
+	}
+	time.Sleep(20 * time.Millisecond) // the request comes after the shutdown began
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, _ := io.ReadAtLeast(c, buf, 12)
+	if got := string(buf[:n]); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("request on a connection accepted before the shutdown: got %q, want 200", got)
+	}
+}
+
+// Without a request the grace ends: the shutdown finishes about 250 ms
+// later, not at the drain timeout.
+func TestShutdownGraceForAnAcceptedConnectionIsBounded(t *testing.T) {
+	ts := newServer(t, nil)
+	ts.route("/", thHello, 0)
+	ts.start()
+	c, err := net.Dial("tcp", ts.base[len("http://"):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, 5*time.Second, "the connection accepted", func() bool { return tOpenConns(ts.h) == 1 })
+	start := time.Now()
+	if rc := tShutdown(ts.h, 20000); rc != eOK {
+		t.Fatal(rc)
+	}
+	if rc := tWait(ts.h, 10000); rc != eOK {
+		t.Fatalf("gohttp_wait = %d", rc)
+	}
+	// A connection that never sent a byte is closed by net/http only
+	// after 5 s (it counts as idle from then on), so the bound here is
+	// the grace plus that.
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("shutdown with a silent accepted connection took %v", d)
+	}
 }

@@ -353,6 +353,9 @@ int gohttp_listen_and_serve(gohttp_server s, const char *addr);
 
 /* Begin a graceful shutdown and return at once: the listener is closed
  * before it returns (a connection attempted afterwards is refused),
+ * a connection accepted before but whose first request had not come yet
+ * gets up to 250 ms (within timeout_ms) to send it, and that request is
+ * served as an in-flight one (its client sent it to a listening server),
  * idle connections close, in-flight handlers get timeout_ms to finish,
  * then remaining connections are closed (the handlers themselves still run
  * to completion; gohttp_wait waits for them). timeout_ms -1 lets handlers
