@@ -23,7 +23,7 @@ SIGTERM and SIGHUP all drain in-flight requests (bounded by
 and the OS reason.
 
 --workers N (N > 1) runs N worker processes, each its own interpreter and
-Go runtime, on the same HOST:PORT (SO_REUSEPORT), under a supervisor that
+Go runtime, serving one socket on HOST:PORT, under a supervisor that
 restarts a worker that dies (backoff 0.1 s doubling up to 4 s) and prints
 the "listening" line once every worker listens.  SIGINT/SIGTERM to the
 supervisor: every worker drains, then it exits 0.  SIGHUP to the
@@ -125,8 +125,8 @@ def main(argv=None):
                         help="seconds in-flight requests get at shutdown")
     parser.add_argument("--chdir", default=None)
     parser.add_argument("-w", "--workers", type=int, default=1,
-                        help="worker processes sharing the port "
-                        "(SO_REUSEPORT) under a supervisor; default 1: "
+                        help="worker processes sharing one listening "
+                        "socket under a supervisor; default 1: "
                         "one process, no supervisor")
     parser.add_argument("--max-requests", type=int, default=None,
                         help="recycle a worker after this many requests "
@@ -196,8 +196,8 @@ def main(argv=None):
         statics.append((prefix, directory))
     if args.metrics_bind and (args.workers != 1 or
                               args.max_requests is not None):
-        # Every worker would bind the address (and with SO_REUSEPORT a
-        # scrape would reach one worker at random).
+        # Every worker would bind the address (the second one fails:
+        # metrics_bind has no SO_REUSEPORT).
         parser.error("--metrics-bind serves one process: not with "
                      "--workers or --max-requests")
     if (args.workers != 1 or args.max_requests is not None) and \
