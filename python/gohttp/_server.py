@@ -747,7 +747,7 @@ def shutdown(timeout=DEFAULT_DRAIN_TIMEOUT):
 
 def run(host="127.0.0.1", port=5000, *, server=None,
         drain_timeout=DEFAULT_DRAIN_TIMEOUT, ready=None, workers=1,
-        max_requests=None, max_requests_jitter=0):
+        max_requests=None, max_requests_jitter=0, listen_fd=None):
     """Serve until shutdown() or a signal, then drain and return.
 
     On the main thread SIGINT (Ctrl-C), SIGTERM and SIGHUP start a graceful
@@ -767,6 +767,12 @@ def run(host="127.0.0.1", port=5000, *, server=None,
     reloads the workers gracefully.  ready(port) is called once every
     worker listens.  In a worker, run() does not return: it ends the
     process with SystemExit once drained.  See gohttp._workers.
+
+    listen_fd=N serves a TCP socket this process already listens on (one
+    inherited from systemd socket activation, ``--bind fd://N``) instead of
+    binding host:port, which then only name it in the log; with workers,
+    the supervisor shares that socket with them.  The caller keeps owning
+    N (the library and the supervisor serve duplicates of it).
     """
     if _workers.WORKER is not None:
         srv = server if server is not None else default_server()
@@ -777,8 +783,9 @@ def run(host="127.0.0.1", port=5000, *, server=None,
         return _workers.supervise(
             host, port, workers=workers, max_requests=max_requests,
             max_requests_jitter=max_requests_jitter,
-            drain_timeout=drain_timeout, ready=ready)
-    return _run_one(host, port, server, drain_timeout, ready)
+            drain_timeout=drain_timeout, ready=ready, listen_fd=listen_fd)
+    return _run_one(host, port, server, drain_timeout, ready,
+                    listen_fd=listen_fd)
 
 
 def _run_one(host, port, server, drain_timeout, ready, listen_fd=None):

@@ -63,6 +63,7 @@ Workers run in their own session, so a Ctrl-C or a hang-up of the terminal
 reaches the supervisor only, which passes it on exactly once.
 """
 
+import errno
 import logging
 import os
 import random
@@ -256,6 +257,24 @@ def listen_socket(host, port):
     return sock
 
 
+def adopt_socket(fd):
+    """A duplicate of fd, a TCP socket this process already listens on
+    (run(listen_fd=fd), --bind fd://N), as the socket every worker serves:
+    fd stays the caller's.  OSError (EINVAL) if fd is not one."""
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        if (sock.type != socket.SOCK_STREAM or
+                sock.family not in (socket.AF_INET, socket.AF_INET6) or
+                not sock.getsockopt(socket.SOL_SOCKET,
+                                    socket.SO_ACCEPTCONN)):
+            raise OSError(errno.EINVAL, "fd %d is not a listening TCP "
+                          "socket" % fd)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def worker_command():
     """The command line a worker runs: this program's, with the same
     interpreter and interpreter options."""
@@ -290,7 +309,7 @@ class Supervisor:
 
     def __init__(self, host, port, *, workers, max_requests=None,
                  max_requests_jitter=0, drain_timeout, ready=None,
-                 command=None):
+                 command=None, listen_fd=None):
         self.host = host
         self.port = port
         self.count = _positive_int("workers", workers, 1)
@@ -312,6 +331,7 @@ class Supervisor:
         self.announced = False
         self.sel = None
         self.listener = None       # the shared socket, while run() runs
+        self.listen_fd = listen_fd  # the caller's socket to share, or None
 
     # -- worker processes
 
@@ -536,7 +556,9 @@ class Supervisor:
             raise ValueError("the gohttp supervisor (workers > 1 or "
                              "max_requests) must run on the main thread")
         # Owner: this supervisor, until _stop or the end of run().
-        self.listener = listen_socket(self.host, self.port)
+        self.listener = (listen_socket(self.host, self.port)
+                         if self.listen_fd is None else
+                         adopt_socket(self.listen_fd))
         self.port = self.listener.getsockname()[1]
         self.sel = selectors.DefaultSelector()
         wake_r, wake_w = socket.socketpair()
@@ -580,10 +602,14 @@ class Supervisor:
 
 
 def supervise(host, port, *, workers, max_requests=None,
-              max_requests_jitter=0, drain_timeout, ready=None):
+              max_requests_jitter=0, drain_timeout, ready=None,
+              listen_fd=None):
     """Run the supervisor (see the module doc); returns the signal number
-    that stopped it.  OSError if host:port cannot be bound or listened on, RuntimeError if
-    the first workers cannot start."""
+    that stopped it.  OSError if host:port cannot be bound or listened
+    on, RuntimeError if the first workers cannot start.  listen_fd: share
+    that listening socket (a duplicate of it) instead of binding
+    host:port."""
     return Supervisor(host, port, workers=workers, max_requests=max_requests,
                       max_requests_jitter=max_requests_jitter,
-                      drain_timeout=drain_timeout, ready=ready).run()
+                      drain_timeout=drain_timeout, ready=ready,
+                      listen_fd=listen_fd).run()

@@ -48,14 +48,15 @@ class Child:
     its command line): each prints its counters at exit on the shared
     stderr, and finish() asserts them."""
 
-    def __init__(self, args, env=None):
+    def __init__(self, args, env=None, pass_fds=()):
         full = python_env()
         full.update(env or {})
         self.proc = subprocess.Popen([sys.executable,
                                       os.path.join(HERE, "child_main.py")]
                                      + list(args), env=full,
                                      stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     pass_fds=pass_fds)
         self.lines = []
         self.out = []
         self.cond = threading.Condition()
@@ -151,8 +152,8 @@ def children():
     (a passing test has already stopped and checked it)."""
     made = []
 
-    def factory(args, env=None):
-        c = Child(args, env)
+    def factory(args, env=None, pass_fds=()):
+        c = Child(args, env, pass_fds)
         made.append(c)
         return c
 
@@ -552,3 +553,62 @@ def test_workers_option_errors_are_usage_errors(children):
 
 def sup_started(child):
     return any("started worker" in line for line in child.lines)
+
+
+def listening_socket():
+    """A TCP socket listening on 127.0.0.1 (port 0), made by the test."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bind_fd_serves_an_inherited_listening_socket(children, workers):
+    """--bind fd://N (systemd socket activation): the process serves the
+    socket the test made and passed as descriptor N, alone or shared with
+    two workers, and binds nothing (its port is the test's socket's).  The
+    test's socket outlives it: after the process exited, a connection
+    made to the port waits in the socket's queue and the test accepts it."""
+    with listening_socket() as sock:
+        port = sock.getsockname()[1]
+        args = ["-m", "gohttp", "apps:pid_app", "--bind",
+                "fd://%d" % sock.fileno()]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+        child = children(args, pass_fds=(sock.fileno(),))
+        assert child.port() == port
+        for _ in range(20):
+            status, _, body = request(port, "GET", "/")
+            assert status == 200 and body.startswith(b"pid "), body
+        assert child.stop() == 0
+        if workers > 1:
+            assert set(child.statuses().values()) == {0}
+        sock.settimeout(5)
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            conn, _ = sock.accept()
+            conn.close()
+
+
+@pytest.mark.parametrize("bind, why", [
+    ("fd://x", "bad --bind"),
+    ("fd://-1", "bad --bind"),
+    ("fd://%(file)d", "cannot serve --bind fd://%(file)d"),
+    ("fd://%(unbound)d", "cannot serve --bind fd://%(unbound)d: fd "
+     "%(unbound)d is not a listening TCP socket"),
+])
+def test_bind_fd_refuses_what_is_not_a_listening_socket(tmp_path, bind,
+                                                         why):
+    """--bind fd://N with N not a number, or not a listening TCP socket
+    (a regular file, a socket without listen): exit status 1 and why,
+    before anything is served."""
+    with open(tmp_path / "f", "w") as f, socket.socket() as unbound:
+        names = {"file": f.fileno(), "unbound": unbound.fileno()}
+        proc = subprocess.run(
+            [sys.executable, "-m", "gohttp", "apps:pid_app", "--bind",
+             bind % names], env=python_env(), cwd=HERE, timeout=60,
+            capture_output=True, text=True,
+            pass_fds=tuple(names.values()))
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert why % names in proc.stderr, proc.stderr
