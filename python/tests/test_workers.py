@@ -32,8 +32,8 @@ import time
 
 import pytest
 
-from conftest import (COUNTERS_MARKER, HERE, LIVE_KEYS, python_env,
-                      request)
+from conftest import (CHILD_WAIT_S, COUNTERS_MARKER, HERE, LIVE_KEYS,
+                      python_env, request)
 
 EXITED = re.compile(r"worker (\d+) exited with status (-?\d+)")
 LISTENING = re.compile(r"worker (\d+) listening")
@@ -420,10 +420,14 @@ def test_max_requests_recycles_workers_without_a_failed_request(children):
                                "--max-requests", "40",
                                "--max-requests-jitter", "10"))
     port = sup.port()
-    load = Load(port)
-    fresh = Load(port, threads=4, keepalive=False)
+    # Six recycles are three worker starts in a row per worker: a bound
+    # that scales with a child's start (a start takes 15 s under ASan).
+    bound = 6 * CHILD_WAIT_S
+    load = Load(port, limit=bound)
+    fresh = Load(port, threads=4, keepalive=False, limit=bound)
     try:
-        sup.wait_line(r"exited with status %d" % EXIT_RECYCLED, 30, count=6)
+        sup.wait_line(r"exited with status %d" % EXIT_RECYCLED, bound,
+                      count=6)
         wait_until(lambda: len(load.pids() | fresh.pids()) >= 4, 15,
                    "recycled pids")
     finally:
