@@ -121,6 +121,9 @@ type guardConn struct {
 	// closed to make room, or its close was counted). Guarded by the
 	// connTable's mu.
 	handedOver bool
+	// fresh: accepted, and no request of it reached the front handler
+	// yet, nor did it close (connTable.fresh counts these).
+	fresh atomic.Bool
 }
 
 func newGuardConn(c net.Conn, lim framingLimits) *guardConn {

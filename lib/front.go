@@ -50,6 +50,10 @@ type connTable struct {
 	idle  map[*guardConn]struct{}
 	shed  atomic.Int64 // idle connections closed to make room
 	refus atomic.Int64 // new connections refused (nothing idle to close)
+	// fresh counts the admitted connections whose first request has not
+	// reached the front handler yet (guardConn.fresh); a shutdown lets
+	// them bring it first (server.awaitFresh).
+	fresh atomic.Int64
 }
 
 // guardListener wraps every accepted connection in the framing guard and
@@ -73,7 +77,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		}
 		g := newGuardConn(c, l.s.opts.limits)
 		g.h2 = l.s.h2
-		if l.s.conns.admit() {
+		if l.s.conns.admit(g) {
 			return g, nil
 		}
 		c.Close()
@@ -82,7 +86,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 
 // admit counts a new connection; when the table is full an idle one is
 // closed to make room, and without one the new connection is refused.
-func (t *connTable) admit() bool {
+func (t *connTable) admit(g *guardConn) bool {
 	t.mu.Lock()
 	var victim *guardConn
 	if t.open >= t.max {
@@ -105,6 +109,8 @@ func (t *connTable) admit() bool {
 	} else {
 		t.open++
 	}
+	g.fresh.Store(true)
+	t.fresh.Add(1)
 	t.mu.Unlock()
 	if victim != nil {
 		victim.Close()
@@ -129,11 +135,19 @@ func (t *connTable) connState(c net.Conn, st http.ConnState) {
 	case http.StateActive:
 		delete(t.idle, g)
 	case http.StateClosed, http.StateHijacked:
+		t.notFresh(g)
 		delete(t.idle, g)
 		if !g.handedOver {
 			t.open--
 		}
 		g.handedOver = true
+	}
+}
+
+// notFresh: g's first request reached the front handler, or g closed.
+func (t *connTable) notFresh(g *guardConn) {
+	if g.fresh.Load() && g.fresh.CompareAndSwap(true, false) {
+		t.fresh.Add(-1)
 	}
 }
 
@@ -160,6 +174,9 @@ func (f front) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// First, so routes, the view and the access log all see the client
 	// a trusted proxy names (forwarded.go).
 	r = f.s.opts.forwarded.applyForwarded(r)
+	if g := guardOf(r.Context()); g != nil {
+		f.s.conns.notFresh(g)
+	}
 	if f.s.log != nil || f.s.metrics != nil {
 		lw := &loggedWriter{ResponseWriter: rw}
 		start := time.Now()

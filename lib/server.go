@@ -241,14 +241,29 @@ func gohttp__route(sh C.gohttp_server, pattern *C.gohttp__cchar, fn C.gohttp_han
 // start binds addr synchronously (so the caller learns a bind failure and
 // the real port) and serves in a goroutine.
 func (s *server) start(addr string) int {
+	return s.startWith(fmt.Sprintf("start %q", addr), func() (net.Listener, int) {
+		raw, err := s.listenConfig().Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			return nil, fail(codeBind, "%v", err)
+		}
+		return raw, codeOK
+	})
+}
+
+// startWith is what gohttp_start and gohttp_start_fd share once the state
+// allows a start: listen makes the TCP listener (binding an address or
+// taking over a descriptor), then the metrics listener, the framing guard
+// (guardListener: TLS, h2c, max_connections) and the Serve goroutine are
+// the same for both. Returns the listener's port or a negative code.
+func (s *server) startWith(what string, listen func() (net.Listener, int)) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateNew {
-		return fail(codeState, "start %q: server already started or shut down", addr)
+		return fail(codeState, "%s: server already started or shut down", what)
 	}
-	raw, err := s.listenConfig().Listen(context.Background(), "tcp", addr)
-	if err != nil {
-		return fail(codeBind, "%v", err)
+	raw, code := listen()
+	if code != codeOK {
+		return code
 	}
 	if s.metrics != nil {
 		if err := s.metrics.start(s); err != nil {
@@ -261,6 +276,53 @@ func (s *server) start(addr string) int {
 	s.state = stateRunning
 	go s.serve(ln)
 	return raw.Addr().(*net.TCPAddr).Port
+}
+
+// listenerFromFD checks that fd is a listening TCP socket and returns a
+// listener on a duplicate of it: the caller keeps owning fd. The duplicate
+// is made with F_DUPFD_CLOEXEC (atomic, so a fork of the host never
+// inherits it); net.FileListener duplicates it once more into the
+// listener, and the first duplicate is closed here. Whatever fails, the
+// caller's fd is never closed.
+func listenerFromFD(fd int) (net.Listener, int) {
+	typ, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TYPE)
+	if err != nil {
+		if errors.Is(err, syscall.ENOTSOCK) {
+			return nil, fail(codeInval, "fd %d is not a socket", fd)
+		}
+		return nil, fail(codeInval, "fd %d: %v", fd, err)
+	}
+	domain, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_DOMAIN)
+	if err != nil {
+		return nil, fail(codeInval, "fd %d: SO_DOMAIN: %v", fd, err)
+	}
+	if typ != syscall.SOCK_STREAM || (domain != syscall.AF_INET && domain != syscall.AF_INET6) {
+		return nil, fail(codeInval, "fd %d is not a TCP socket (only TCP listeners are served)", fd)
+	}
+	acc, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
+	if err != nil {
+		return nil, fail(codeInval, "fd %d: SO_ACCEPTCONN: %v", fd, err)
+	}
+	if acc == 0 {
+		return nil, fail(codeInval, "fd %d is a TCP socket that is not listening (call listen first)", fd)
+	}
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, fail(codeBind, "fd %d: dup: %v", fd, errno)
+	}
+	// Owner of f: this function; closed below, the listener has its own
+	// descriptor.
+	f := os.NewFile(dup, fmt.Sprintf("gohttp-listener-fd-%d", fd))
+	ln, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, fail(codeBind, "fd %d: %v", fd, err)
+	}
+	if _, ok := ln.Addr().(*net.TCPAddr); !ok {
+		ln.Close()
+		return nil, fail(codeInval, "fd %d is not a TCP listener", fd)
+	}
+	return ln, codeOK
 }
 
 // listenConfig is how start binds: plain, or with SO_REUSEPORT set on the
@@ -351,6 +413,25 @@ func gohttp_start(sh C.gohttp_server, addr *C.gohttp__cchar) (rc C.int) {
 	return port
 }
 
+// gohttp_start_fd: contract in gohttp.h. The state is checked before the
+// descriptor is looked at, so a started server answers ESTATE whatever fd
+// is; a negative fd is EINVAL before either.
+//
+//export gohttp_start_fd
+func gohttp_start_fd(sh C.gohttp_server, fd C.int) (rc C.int) {
+	defer recoverInto(&rc)
+	s, code := lookupServer(sh)
+	if code != codeOK {
+		return C.int(code)
+	}
+	if fd < 0 {
+		return C.int(fail(codeInval, "gohttp_start_fd: fd %d is negative", int(fd)))
+	}
+	return C.int(s.startWith(fmt.Sprintf("start on fd %d", int(fd)), func() (net.Listener, int) {
+		return listenerFromFD(int(fd))
+	}))
+}
+
 // gohttp_listen_and_serve: contract in gohttp.h: start, then wait forever.
 //
 //export gohttp_listen_and_serve
@@ -410,6 +491,7 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning
 	s.drainCancel = cancel
 	s.shortenDrainLocked(timeout, forever)
 	go func() {
+		s.awaitFresh(ctx)
 		if err := s.hs.Shutdown(ctx); err != nil && ctx.Err() != nil {
 			// Handlers outlived the timeout: close their connections.
 			// The handlers themselves still run to completion (Go cannot
@@ -427,6 +509,38 @@ func (s *server) beginShutdownMode(timeout time.Duration, forever, onlyIfRunning
 		s.mu.Unlock()
 		cancel()
 	}()
+}
+
+// freshGrace bounds how long a shutdown waits for the first request of
+// the connections accepted before the listener closed.
+const freshGrace = 250 * time.Millisecond
+
+// awaitFresh waits, before http.Server.Shutdown, until every connection
+// accepted before the listener closed has brought its first request to
+// the front handler (or closed), at most freshGrace and never past the
+// drain (ctx). Shutdown would close such a connection without an answer
+// once it reads the request (net/http drops a request read after
+// Shutdown began), yet its client sent the request to a listening
+// server: with several processes serving one socket (gohttp_start_fd),
+// a client cannot tell that it reached the one that was stopping. A
+// request that arrives in time is served as an in-flight one.
+func (s *server) awaitFresh(ctx context.Context) {
+	if s.conns.fresh.Load() == 0 {
+		return
+	}
+	give := time.NewTimer(freshGrace)
+	defer give.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for s.conns.fresh.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-give.C:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // shortenDrainLocked arms the drain deadline now+timeout if it is earlier

@@ -255,6 +255,22 @@ func tStart(s uint64, addr string) (int, string) {
 	return withThread(func() int { return int(C.gohttp_start(C.gohttp_server(s), ca)) })
 }
 
+// tStartFd calls gohttp_start_fd and returns the calling thread's last
+// error with it.
+func tStartFd(s uint64, fd int) (int, string) {
+	return withThread(func() int { return int(C.gohttp_start_fd(C.gohttp_server(s), C.int(fd))) })
+}
+
+// tOpenConns is the number of connections server s has accepted and not
+// yet seen closed (its connTable), or -1 for a stale handle.
+func tOpenConns(s uint64) int {
+	srv, code := lookupServer(C.gohttp_server(s))
+	if code != codeOK {
+		return -1
+	}
+	return srv.conns.count()
+}
+
 func tStartNullAddr(s uint64) int { return int(C.gohttp_start(C.gohttp_server(s), nil)) }
 
 // tStartOnThread calls gohttp_start from a fresh C thread and returns that

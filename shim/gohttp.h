@@ -324,12 +324,38 @@ int gohttp_route_static(gohttp_server s, const char *prefix,
  * starting it again, or after gohttp_shutdown, is GOHTTP_ESTATE. */
 int gohttp_start(gohttp_server s, const char *addr);
 
+/* gohttp_start on a socket the caller already made: fd must be a TCP
+ * (IPv4 or IPv6) stream socket that is bound and listening (listen()
+ * called), for example one a supervisor shares with its worker processes
+ * or one inherited from systemd socket activation. Returns the port it
+ * listens on (> 0) or a negative code.
+ * Ownership: the caller keeps owning fd. The library serves on its own
+ * duplicate (made close-on-exec) and never closes, reads or changes fd
+ * itself, except that the socket's open file description, which the
+ * duplicates share, is set non-blocking. The caller may close fd as soon
+ * as this returns, success or not; the socket stays open while the
+ * server or any other process holds a descriptor of it, and connections
+ * waiting in its accept queue stay there when this server's duplicate is
+ * closed at gohttp_shutdown (another holder can still accept them).
+ * Errors: fd negative, not open, not a socket, not TCP, or not listening:
+ * GOHTTP_EINVAL with the reason in gohttp_last_error(); a failed
+ * duplicate: GOHTTP_EBIND with the OS reason. Every option applies as
+ * for gohttp_start (TLS, h2c, max_connections, the request limits,
+ * metrics_bind, which is bound here too) except reuse_port, which only
+ * matters for a socket the library binds. Same state rules as
+ * gohttp_start: once, only before shutdown, else GOHTTP_ESTATE (checked
+ * before fd is looked at, after its sign). */
+int gohttp_start_fd(gohttp_server s, int fd);
+
 /* gohttp_start, then block until the server has fully stopped after a
  * gohttp_shutdown. Returns 0 after a shutdown, or a start error. */
 int gohttp_listen_and_serve(gohttp_server s, const char *addr);
 
 /* Begin a graceful shutdown and return at once: the listener is closed
  * before it returns (a connection attempted afterwards is refused),
+ * a connection accepted before but whose first request had not come yet
+ * gets up to 250 ms (within timeout_ms) to send it, and that request is
+ * served as an in-flight one (its client sent it to a listening server),
  * idle connections close, in-flight handlers get timeout_ms to finish,
  * then remaining connections are closed (the handlers themselves still run
  * to completion; gohttp_wait waits for them). timeout_ms -1 lets handlers

@@ -1,7 +1,7 @@
 """python -m gohttp: the hello demo, or a WSGI application.
 
     python -m gohttp                         hello demo on 127.0.0.1:5000
-    python -m gohttp pkg.module:app [--bind HOST:PORT] [--threads N]
+    python -m gohttp pkg.module:app [--bind HOST:PORT|fd://N] [--threads N]
                      [--max-handlers N] [--dispatch pull|push]
                      [--drain-timeout SECONDS] [--chdir DIR]
                      [--workers N] [--max-requests N]
@@ -25,10 +25,12 @@ with --certfile) to stdout (so a script using --bind HOST:0 learns the
 port).  SIGINT (Ctrl-C),
 SIGTERM and SIGHUP all drain in-flight requests (bounded by
 --drain-timeout) and exit with status 0; a bind failure exits with status 1
-and the OS reason.
+and the OS reason.  --bind fd://N serves the TCP socket this process
+inherited already listening as descriptor N (systemd socket activation:
+fd://3) instead of binding, alone or shared with the --workers.
 
 --workers N (N > 1) runs N worker processes, each its own interpreter and
-Go runtime, on the same HOST:PORT (SO_REUSEPORT), under a supervisor that
+Go runtime, serving one socket on HOST:PORT, under a supervisor that
 restarts a worker that dies (backoff 0.1 s doubling up to 4 s) and prints
 the "listening" line once every worker listens.  SIGINT/SIGTERM to the
 supervisor: every worker drains, then it exits 0.  SIGHUP to the
@@ -101,6 +103,34 @@ def parse_bind(text, default_port):
         raise SystemExit("gohttp: bad --bind %r" % text) from None
 
 
+def bind_target(text, default_port):
+    """--bind -> (host, port, listen_fd).  "fd://N" names a TCP socket this
+    process inherited already listening (systemd socket activation): it is
+    served as it is (listen_fd N), and host and port are its address, for
+    the log; anything else is parse_bind's (listen_fd None)."""
+    if not text.startswith("fd://"):
+        host, port = parse_bind(text, default_port)
+        return host, port, None
+    try:
+        fd = int(text[len("fd://"):])
+        if fd < 0:
+            raise ValueError(fd)
+    except ValueError:
+        raise SystemExit("gohttp: bad --bind %r" % text) from None
+    if _workers.WORKER is not None:
+        # A worker re-runs the command line but did not inherit N: it
+        # serves the supervisor's socket (a duplicate of N), named here.
+        fd = _workers.WORKER.listen_fd
+    try:
+        sock = _workers.adopt_socket(fd)
+    except OSError as exc:
+        raise SystemExit("gohttp: cannot serve --bind %s: %s"
+                         % (text, exc.strerror or exc)) from None
+    with sock:
+        host, port = sock.getsockname()[:2]
+    return host, port, (None if _workers.WORKER is not None else fd)
+
+
 def url_host(host):
     """host as it goes in a URL: an IPv6 address in brackets."""
     return "[%s]" % host if ":" in host else host
@@ -117,7 +147,9 @@ def main(argv=None):
                         help="WSGI application, module:attribute")
     parser.add_argument("-b", "--bind", default=None,
                         help="HOST:PORT (default 127.0.0.1:5000 for the "
-                        "demo, 127.0.0.1:8000 for an application)")
+                        "demo, 127.0.0.1:8000 for an application), or "
+                        "fd://N: serve the listening TCP socket inherited "
+                        "as descriptor N (systemd socket activation)")
     parser.add_argument("--threads", type=int, default=None,
                         help="pull-mode worker threads (default: "
                         "--max-handlers)")
@@ -130,8 +162,8 @@ def main(argv=None):
                         help="seconds in-flight requests get at shutdown")
     parser.add_argument("--chdir", default=None)
     parser.add_argument("-w", "--workers", type=int, default=1,
-                        help="worker processes sharing the port "
-                        "(SO_REUSEPORT) under a supervisor; default 1: "
+                        help="worker processes sharing one listening "
+                        "socket under a supervisor; default 1: "
                         "one process, no supervisor")
     parser.add_argument("--max-requests", type=int, default=None,
                         help="recycle a worker after this many requests "
@@ -233,8 +265,8 @@ def main(argv=None):
         statics.append((prefix, directory))
     if args.metrics_bind and (args.workers != 1 or
                               args.max_requests is not None):
-        # Every worker would bind the address (and with SO_REUSEPORT a
-        # scrape would reach one worker at random).
+        # Every worker would bind the address (the second one fails:
+        # metrics_bind has no SO_REUSEPORT).
         parser.error("--metrics-bind serves one process: not with "
                      "--workers or --max-requests")
     if (args.workers != 1 or args.max_requests is not None) and \
@@ -242,10 +274,12 @@ def main(argv=None):
         return supervise(parser, args, options, supervised, scheme,
                          statics)
     if args.app:
-        host, port = parse_bind(args.bind or "127.0.0.1:8000", 8000)
+        host, port, listen_fd = bind_target(args.bind or "127.0.0.1:8000",
+                                            8000)
         app = load_app(args.app)
     else:
-        host, port = parse_bind(args.bind or "127.0.0.1:5000", 5000)
+        host, port, listen_fd = bind_target(args.bind or "127.0.0.1:5000",
+                                            5000)
     try:
         if args.app:
             srv = wsgi.make_server(app, server_name=host, **options)
@@ -264,7 +298,7 @@ def main(argv=None):
 
     try:
         gohttp.run(host, port, server=srv, drain_timeout=args.drain_timeout,
-                   ready=ready, **supervised)
+                   ready=ready, listen_fd=listen_fd, **supervised)
     except OSError as exc:
         srv.close()
         print("gohttp: cannot listen on %s:%d: %s" % (host, port, exc),
@@ -296,8 +330,8 @@ def supervise(parser, args, options, supervised, scheme, statics):
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     default_port = 8000 if args.app else 5000
-    host, port = parse_bind(args.bind or "127.0.0.1:%d" % default_port,
-                            default_port)
+    host, port, listen_fd = bind_target(
+        args.bind or "127.0.0.1:%d" % default_port, default_port)
 
     def ready(bound):
         print("gohttp: listening on %s://%s:%d/" % (scheme, url_host(host),
@@ -305,7 +339,7 @@ def supervise(parser, args, options, supervised, scheme, statics):
 
     try:
         gohttp.run(host, port, drain_timeout=args.drain_timeout, ready=ready,
-                   **supervised)
+                   listen_fd=listen_fd, **supervised)
     except OSError as exc:
         print("gohttp: cannot listen on %s:%d: %s" % (host, port, exc),
               file=sys.stderr)

@@ -572,11 +572,24 @@ class Server:
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host  # IPv6 literal
         addr = ("%s:%d" % (host, int(port))).encode("utf-8")
+        return self._start_with(lambda s: lib.gohttp_start(s, addr),
+                                "start %s" % addr.decode())
+
+    def _start_fd(self, fd):
+        """start() on a listening TCP socket this process already has
+        (gohttp_start_fd): the library serves on its own duplicate of fd,
+        so the caller keeps owning fd and may close it once this returned.
+        A worker serves its supervisor's socket this way."""
+        return self._start_with(lambda s: lib.gohttp_start_fd(s, fd),
+                                "start on fd %d" % fd)
+
+    def _start_with(self, start, what):
+        # start(server handle) is gohttp_start or gohttp_start_fd; the
+        # rest of starting is the same for both.
         with self._lock:
             if self._started or self._freed:
                 raise ValueError("server already started")
-            got = check(lib.gohttp_start(self._s, addr), "start %s" %
-                        addr.decode())
+            got = check(start(self._s), what)
             self._started = True
             self.port = got
             with _live_lock:
@@ -770,7 +783,7 @@ def shutdown(timeout=DEFAULT_DRAIN_TIMEOUT):
 
 def run(host="127.0.0.1", port=5000, *, server=None,
         drain_timeout=DEFAULT_DRAIN_TIMEOUT, ready=None, workers=1,
-        max_requests=None, max_requests_jitter=0):
+        max_requests=None, max_requests_jitter=0, listen_fd=None):
     """Serve until shutdown() or a signal, then drain and return.
 
     On the main thread SIGINT (Ctrl-C), SIGTERM and SIGHUP start a graceful
@@ -784,11 +797,18 @@ def run(host="127.0.0.1", port=5000, *, server=None,
 
     workers=N > 1 (or any max_requests) makes this process a supervisor of
     N worker processes that each re-run this program's command line and
-    serve host:port with SO_REUSEPORT; max_requests=M recycles a worker
+    serve the one socket the supervisor listens on at host:port;
+    max_requests=M recycles a worker
     after about M (+ random 0..max_requests_jitter) requests; SIGHUP then
     reloads the workers gracefully.  ready(port) is called once every
     worker listens.  In a worker, run() does not return: it ends the
     process with SystemExit once drained.  See gohttp._workers.
+
+    listen_fd=N serves a TCP socket this process already listens on (one
+    inherited from systemd socket activation, ``--bind fd://N``) instead of
+    binding host:port, which then only name it in the log; with workers,
+    the supervisor shares that socket with them.  The caller keeps owning
+    N (the library and the supervisor serve duplicates of it).
     """
     if _workers.WORKER is not None:
         srv = server if server is not None else default_server()
@@ -799,12 +819,15 @@ def run(host="127.0.0.1", port=5000, *, server=None,
         return _workers.supervise(
             host, port, workers=workers, max_requests=max_requests,
             max_requests_jitter=max_requests_jitter,
-            drain_timeout=drain_timeout, ready=ready)
-    return _run_one(host, port, server, drain_timeout, ready)
+            drain_timeout=drain_timeout, ready=ready, listen_fd=listen_fd)
+    return _run_one(host, port, server, drain_timeout, ready,
+                    listen_fd=listen_fd)
 
 
-def _run_one(host, port, server, drain_timeout, ready):
-    """run() in one process: serve, drain on a signal, free."""
+def _run_one(host, port, server, drain_timeout, ready, listen_fd=None):
+    """run() in one process: serve (on host:port, or on the listening
+    socket listen_fd, which stays the caller's), drain on a signal,
+    free."""
     global _default
     srv = server if server is not None else default_server()
     got = []
@@ -826,7 +849,10 @@ def _run_one(host, port, server, drain_timeout, ready):
             previous[sig] = signal.signal(sig, on_signal)
     try:
         try:
-            bound = srv.start(host, port)
+            if listen_fd is None:
+                bound = srv.start(host, port)
+            else:
+                bound = srv._start_fd(listen_fd)
         except BaseException:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -6,25 +6,41 @@ own GIL and its own Go runtime.  The Go runtime does not survive fork(), so
 a worker is never a forked copy of a process that has loaded libgohttp.so:
 the supervisor starts it with subprocess (fork immediately followed by
 exec), re-running the program's own command line (``sys.orig_argv``) with
-three internal environment variables:
+four internal environment variables:
 
 GOHTTP_WORKER_FD           a socket to the supervisor: the worker writes
                            "ready" once it listens and "limit" once it has
                            served its --max-requests; EOF on it tells the
                            worker that the supervisor is gone (it drains).
+GOHTTP_WORKER_LISTEN_FD    the listening socket the worker serves (below)
 GOHTTP_WORKER_PORT         the concrete port (the supervisor resolved port 0)
 GOHTTP_WORKER_MAX_REQUESTS the worker's request limit (0: none)
 
 They are removed from os.environ when gohttp is imported, so processes the
-application starts do not inherit them.  In a worker, every Server defaults
-to reuse_port=True and run() serves as one worker (it ignores ``workers``).
+application starts do not inherit them (the two descriptors are made
+non-inheritable too).  In a worker, run() serves as one worker (it ignores
+``workers``).
 
-Every worker listens on the same host:port with SO_REUSEPORT; the kernel
-spreads new connections over the listening sockets.  The supervisor binds
-the port itself first, with SO_REUSEPORT and without listen(): that turns
-port 0 into a concrete port before any worker starts, reports a port taken
-by another program at once, and keeps the port reserved while workers come
-and go.  A bound socket that does not listen gets no connections.
+One listening socket serves every worker, as in gunicorn: the supervisor
+creates it (host:port, SO_REUSEADDR, port 0 resolved once, before any
+worker starts; a port taken by another program is reported at once) and
+passes it to each worker it starts (subprocess pass_fds).  The worker
+serves it with gohttp_start_fd, which serves on a duplicate of the
+descriptor, and closes its own inherited copy once it listens.  The
+supervisor keeps the socket open for its whole life: a worker that stops
+(recycled, reloaded, killed) closes only its duplicate, and connections
+waiting in the accept queue stay there for the other workers (with a
+socket per worker and SO_REUSEPORT, the kernel resets the connections
+waiting in the queue of a socket that closes), and a connection it had
+accepted just before gets its first request served (the library's
+shutdown waits up to 250 ms for it).  Connections made while
+no worker accepts (at boot, or between two generations) wait in the
+queue.  The kernel wakes the workers blocked in accept on the shared
+socket; the busiest get fewer connections, but the spread is not as even
+as SO_REUSEPORT's hashing.  The Server's reuse_port option has no effect
+in a worker: the library binds nothing there.  When it stops, the
+supervisor closes its copy first, so the socket closes (new connections
+are refused) once the last worker has closed its duplicate.
 
 The supervisor:
 * starts N workers; once all of them listen it calls ready(port);
@@ -47,6 +63,7 @@ Workers run in their own session, so a Ctrl-C or a hang-up of the terminal
 reaches the supervisor only, which passes it on exactly once.
 """
 
+import errno
 import logging
 import os
 import random
@@ -62,6 +79,7 @@ import time
 logger = logging.getLogger("gohttp")
 
 ENV_FD = "GOHTTP_WORKER_FD"
+ENV_LISTEN_FD = "GOHTTP_WORKER_LISTEN_FD"
 ENV_PORT = "GOHTTP_WORKER_PORT"
 ENV_MAX_REQUESTS = "GOHTTP_WORKER_MAX_REQUESTS"
 
@@ -89,23 +107,36 @@ except OSError:  # pragma: no cover - the directory was removed
 class WorkerConfig:
     """What a worker process got from its supervisor."""
 
-    __slots__ = ("sock", "port", "max_requests")
+    __slots__ = ("sock", "listen_fd", "port", "max_requests")
 
-    def __init__(self, sock, port, max_requests):
+    def __init__(self, sock, listen_fd, port, max_requests):
         self.sock = sock
+        self.listen_fd = listen_fd  # owner: this record; close_listen_fd
         self.port = port
         self.max_requests = max_requests
+
+    def close_listen_fd(self):
+        """Close the worker's inherited descriptor of the shared socket
+        (the library serves on its own duplicate; the supervisor keeps
+        the socket open).  Idempotent."""
+        fd, self.listen_fd = self.listen_fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def _config_from_environ():
     fd = os.environ.pop(ENV_FD, None)
+    listen_fd = os.environ.pop(ENV_LISTEN_FD, None)
     port = os.environ.pop(ENV_PORT, None)
     limit = os.environ.pop(ENV_MAX_REQUESTS, None)
     if fd is None:
         return None
     sock = socket.socket(fileno=int(fd))  # owner: this module, for life
     sock.set_inheritable(False)
-    return WorkerConfig(sock, int(port), int(limit or 0))
+    if listen_fd is not None:
+        listen_fd = int(listen_fd)
+        os.set_inheritable(listen_fd, False)
+    return WorkerConfig(sock, listen_fd, int(port), int(limit or 0))
 
 
 # Set in a worker process, None everywhere else.
@@ -167,16 +198,16 @@ def serve_as_worker(run_one, served, srv, host, drain_timeout):
     if _EARLY_SIGNALS:
         logger.info("gohttp worker %d stopped before it served",
                     os.getpid())
+        cfg.close_listen_fd()
         cfg.sock.close()
         raise SystemExit(0)
-    if not srv.reuse_port:
-        raise ValueError("a gohttp worker's Server needs reuse_port=True "
-                         "(the default in a worker process)")
     state = {"limit": False}
     stop = threading.Event()
     monitor = []
 
     def on_ready(bound):
+        # The library serves on its own duplicate now.
+        cfg.close_listen_fd()
         _send(cfg.sock, b"ready\n")
         t = threading.Thread(target=_monitor, name="gohttp-supervisor-link",
                              args=(cfg, srv, served, drain_timeout, state,
@@ -185,11 +216,13 @@ def serve_as_worker(run_one, served, srv, host, drain_timeout):
         monitor.append(t)
 
     try:
-        run_one(host, cfg.port, srv, drain_timeout, on_ready)
+        run_one(host, cfg.port, srv, drain_timeout, on_ready,
+                listen_fd=cfg.listen_fd)
     finally:
         stop.set()
         for t in monitor:
             t.join(1.0)
+        cfg.close_listen_fd()
         cfg.sock.close()
     raise SystemExit(EXIT_RECYCLED if state["limit"] else 0)
 
@@ -204,10 +237,11 @@ def _positive_int(name, value, minimum):
     return value
 
 
-def hold_port(host, port):
-    """A socket bound to host:port with SO_REUSEPORT, not listening: it
-    resolves port 0 and keeps the port for the workers.  OSError (with the
-    OS reason) if the port is taken by a socket without SO_REUSEPORT."""
+def listen_socket(host, port):
+    """The socket every worker serves: bound to host:port with
+    SO_REUSEADDR and listening (backlog SOMAXCONN, the kernel caps it at
+    net.core.somaxconn).  OSError (with the OS reason) if the address
+    cannot be bound."""
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     family, kind, proto, _, addr = socket.getaddrinfo(
@@ -215,8 +249,26 @@ def hold_port(host, port):
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(addr)
+        sock.listen(socket.SOMAXCONN)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def adopt_socket(fd):
+    """A duplicate of fd, a TCP socket this process already listens on
+    (run(listen_fd=fd), --bind fd://N), as the socket every worker serves:
+    fd stays the caller's.  OSError (EINVAL) if fd is not one."""
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        if (sock.type != socket.SOCK_STREAM or
+                sock.family not in (socket.AF_INET, socket.AF_INET6) or
+                not sock.getsockopt(socket.SOL_SOCKET,
+                                    socket.SO_ACCEPTCONN)):
+            raise OSError(errno.EINVAL, "fd %d is not a listening TCP "
+                          "socket" % fd)
     except BaseException:
         sock.close()
         raise
@@ -257,7 +309,7 @@ class Supervisor:
 
     def __init__(self, host, port, *, workers, max_requests=None,
                  max_requests_jitter=0, drain_timeout, ready=None,
-                 command=None):
+                 command=None, listen_fd=None):
         self.host = host
         self.port = port
         self.count = _positive_int("workers", workers, 1)
@@ -278,6 +330,8 @@ class Supervisor:
         self.failed = None         # why the first generation failed
         self.announced = False
         self.sel = None
+        self.listener = None       # the shared socket, while run() runs
+        self.listen_fd = listen_fd  # the caller's socket to share, or None
 
     # -- worker processes
 
@@ -288,12 +342,16 @@ class Supervisor:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env[ENV_FD] = str(theirs.fileno())
+        env[ENV_LISTEN_FD] = str(self.listener.fileno())
         env[ENV_PORT] = str(self.port)
         env[ENV_MAX_REQUESTS] = str(limit)
         try:
+            # pass_fds: the worker inherits both (the supervisor's stay
+            # non-inheritable for anything else it starts).
             proc = subprocess.Popen(self.command, env=env, cwd=START_CWD,
                                     stdin=subprocess.DEVNULL,
-                                    pass_fds=(theirs.fileno(),),
+                                    pass_fds=(theirs.fileno(),
+                                              self.listener.fileno()),
                                     start_new_session=True)
         except OSError as exc:
             ours.close()
@@ -354,8 +412,16 @@ class Supervisor:
         self.pending = []
         self.stop_deadline = (time.monotonic() + self.drain_timeout + 1.0 +
                               STOP_GRACE)
+        # The socket closes (new connections are refused, as in one
+        # process) once the draining workers closed their duplicates.
+        self._close_listener()
         for w in self.workers:
             self._tell(w)
+
+    def _close_listener(self):
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
 
     def _reload(self):
         old = [w for w in self.workers
@@ -489,8 +555,11 @@ class Supervisor:
         if threading.current_thread() is not threading.main_thread():
             raise ValueError("the gohttp supervisor (workers > 1 or "
                              "max_requests) must run on the main thread")
-        holder = hold_port(self.host, self.port)  # owner: this call
-        self.port = holder.getsockname()[1]
+        # Owner: this supervisor, until _stop or the end of run().
+        self.listener = (listen_socket(self.host, self.port)
+                         if self.listen_fd is None else
+                         adopt_socket(self.listen_fd))
+        self.port = self.listener.getsockname()[1]
         self.sel = selectors.DefaultSelector()
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
@@ -525,7 +594,7 @@ class Supervisor:
             self.sel.close()
             wake_r.close()
             wake_w.close()
-            holder.close()
+            self._close_listener()
         if self.failed:
             raise RuntimeError("gohttp: " + self.failed)
         logger.info("supervisor stopped")
@@ -533,10 +602,14 @@ class Supervisor:
 
 
 def supervise(host, port, *, workers, max_requests=None,
-              max_requests_jitter=0, drain_timeout, ready=None):
+              max_requests_jitter=0, drain_timeout, ready=None,
+              listen_fd=None):
     """Run the supervisor (see the module doc); returns the signal number
-    that stopped it.  OSError if host:port cannot be bound, RuntimeError if
-    the first workers cannot start."""
+    that stopped it.  OSError if host:port cannot be bound or listened
+    on, RuntimeError if the first workers cannot start.  listen_fd: share
+    that listening socket (a duplicate of it) instead of binding
+    host:port."""
     return Supervisor(host, port, workers=workers, max_requests=max_requests,
                       max_requests_jitter=max_requests_jitter,
-                      drain_timeout=drain_timeout, ready=ready).run()
+                      drain_timeout=drain_timeout, ready=ready,
+                      listen_fd=listen_fd).run()

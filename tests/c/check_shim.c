@@ -1520,6 +1520,80 @@ START_TEST(reuse_port_lets_two_servers_share_a_port)
 }
 END_TEST
 
+/* gohttp_start_fd EINVAL on fd, with a last error containing why. */
+static void expect_start_fd_einval(gohttp_server s, int fd, const char *why)
+{
+    int rc = gohttp_start_fd(s, fd);
+    ck_assert_msg(rc == GOHTTP_EINVAL, "gohttp_start_fd(%d) [%s] = %s", fd,
+                  why, gohttp_strerror(rc));
+    ck_assert_msg(strstr(gohttp_last_error(), why),
+                  "gohttp_start_fd(%d): last error \"%s\" lacks \"%s\"", fd,
+                  gohttp_last_error(), why);
+}
+
+/* A server started on a listening socket the test made serves on it; the
+ * test's fd stays open and usable (and closable) after the call; bad
+ * descriptors are EINVAL with the reason and leave them open; a second
+ * start of either kind is ESTATE; the counters end at zero. */
+START_TEST(start_fd_serves_on_the_callers_socket)
+{
+    gohttp_server s = new_server(NULL);
+    route(s, "/", write_text, (void *)"on fd\n");
+
+    ck_assert_int_eq(gohttp_start_fd(s, -1), GOHTTP_EINVAL);
+    ck_assert_msg(strstr(gohttp_last_error(), "negative"), "%s",
+                  gohttp_last_error());
+
+    char path[] = "/tmp/gohttp-check-startfd-XXXXXX";
+    int file = mkstemp(path);
+    ck_assert_int_ge(file, 0);
+    unlink(path);
+    expect_start_fd_einval(s, file, "not a socket");
+    ck_assert_int_eq(close(file), 0); /* still ours, still open */
+
+    int held = reserve_port(&(int){0}); /* bound, not listening */
+    expect_start_fd_einval(s, held, "not listening");
+    ck_assert_int_eq(close(held), 0);
+
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(udp, 0);
+    expect_start_fd_einval(s, udp, "not a TCP socket");
+    ck_assert_int_eq(close(udp), 0);
+
+    int port;
+    int fd = reserve_port(&port);
+    ck_assert_int_eq(listen(fd, 16), 0);
+    int rc = gohttp_start_fd(s, fd);
+    ck_assert_msg(rc == port, "gohttp_start_fd: %s: %s (want port %d)",
+                  gohttp_strerror(rc), gohttp_last_error(), port);
+    /* The caller's fd is untouched: still a listening socket. */
+    int acc = 0;
+    socklen_t len = sizeof acc;
+    ck_assert_int_eq(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len), 0);
+    ck_assert_int_eq(acc, 1);
+
+    http_response r;
+    get_expect(port, "/", 200, "on fd\n", &r);
+    response_done(&r);
+    /* The caller closes its fd: the server keeps its own duplicate. */
+    ck_assert_int_eq(close(fd), 0);
+    get_expect(port, "/", 200, "on fd\n", &r);
+    response_done(&r);
+
+    int again = reserve_port(&(int){0});
+    ck_assert_int_eq(listen(again, 4), 0);
+    ck_assert_int_eq(gohttp_start_fd(s, again), GOHTTP_ESTATE);
+    ck_assert_int_eq(gohttp_start(s, "127.0.0.1:0"), GOHTTP_ESTATE);
+
+    gohttp_server other = new_server(NULL);
+    start(other);
+    ck_assert_int_eq(gohttp_start_fd(other, again), GOHTTP_ESTATE);
+    ck_assert_int_eq(gohttp_start_fd(0, again), GOHTTP_ESTALE);
+    ck_assert_int_eq(close(again), 0);
+    end_of_test();
+}
+END_TEST
+
 START_TEST(listen_and_serve_blocks_until_shutdown)
 {
     static struct blocking_serve b;
@@ -1937,6 +2011,7 @@ static Suite *shim_suite(void)
     tcase_add_test(tc, pull_mode_round_trip);
     tcase_add_test(tc, listen_and_serve_blocks_until_shutdown);
     tcase_add_test(tc, reuse_port_lets_two_servers_share_a_port);
+    tcase_add_test(tc, start_fd_serves_on_the_callers_socket);
     tcase_add_test(tc, excess_requests_wait_then_503);
     tcase_add_test(tc, abort_cuts_the_response);
     tcase_add_test(tc, read_body_with_cap_zero_returns_zero_and_reads_nothing);
