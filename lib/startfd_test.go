@@ -272,12 +272,11 @@ func TestStartFdKeepsTheOptions(t *testing.T) {
 	ts.expectHello("/")
 }
 
-// A connection the server accepted before gohttp_shutdown whose request
-// arrives only after it (within the 250 ms grace) is answered, not closed
-// without a response (what net/http's Shutdown does to a request it reads
-// after Shutdown began). Several processes serving one socket rely on it:
-// a client cannot tell that the process that accepted it was stopping.
-func TestShutdownAnswersTheFirstRequestOfAnAcceptedConnection(t *testing.T) {
+// silentConnection starts a hello server and opens a connection to it that
+// has sent nothing yet, once the server counts it open (closed when the
+// test ends).
+func silentConnection(t *testing.T) (*testServer, net.Conn) {
+	t.Helper()
 	ts := newServer(t, nil)
 	ts.route("/", thHello, 0)
 	ts.start()
@@ -285,8 +284,18 @@ func TestShutdownAnswersTheFirstRequestOfAnAcceptedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	waitFor(t, 5*time.Second, "the connection accepted", func() bool { return tOpenConns(ts.h) == 1 })
+	return ts, c
+}
+
+// A connection the server accepted before gohttp_shutdown whose request
+// arrives only after it (within the 250 ms grace) is answered, not closed
+// without a response (what net/http's Shutdown does to a request it reads
+// after Shutdown began). Several processes serving one socket rely on it:
+// a client cannot tell that the process that accepted it was stopping.
+func TestShutdownAnswersTheFirstRequestOfAnAcceptedConnection(t *testing.T) {
+	ts, c := silentConnection(t)
 	if rc := tShutdown(ts.h, 5000); rc != eOK {
 		t.Fatal(rc)
 	}
@@ -305,15 +314,7 @@ func TestShutdownAnswersTheFirstRequestOfAnAcceptedConnection(t *testing.T) {
 // Without a request the grace ends: the shutdown finishes about 250 ms
 // later, not at the drain timeout.
 func TestShutdownGraceForAnAcceptedConnectionIsBounded(t *testing.T) {
-	ts := newServer(t, nil)
-	ts.route("/", thHello, 0)
-	ts.start()
-	c, err := net.Dial("tcp", ts.base[len("http://"):])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	waitFor(t, 5*time.Second, "the connection accepted", func() bool { return tOpenConns(ts.h) == 1 })
+	ts, _ := silentConnection(t)
 	start := time.Now()
 	if rc := tShutdown(ts.h, 20000); rc != eOK {
 		t.Fatal(rc)
