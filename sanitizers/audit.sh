@@ -74,7 +74,7 @@ for row in "${rows[@]}"; do
        [ "$AUDIT_TEST_PASSED_ON" = "$ran_on" ] && [[ "$ran_on" != *" + "* ]]; then
         echo "== audit: $flavor / $suite: make test passed on $ran_on just before the audit (AUDIT_TEST_PASSED_ON): not repeated" >&2
         echo "make test passed on commit $ran_on before this audit (AUDIT_TEST_PASSED_ON); not repeated" >"$log"
-        table+=("| $flavor | $suite | \`make $goals\` | passed (the run just before the audit, same commit) | 0 | 0 |")
+        table+=("| $flavor | $suite | \`make $goals\` run just before the audit on the same commit (AUDIT_TEST_PASSED_ON), not repeated | passed | 0 | 0 |")
         continue
     fi
     echo "== audit: $flavor / $suite: $make_cmd $goals" >&2
