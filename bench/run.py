@@ -5,7 +5,8 @@
         [--only NAME,...] [--rss [--rss-requests N]]
 
 Every server answers "Hello, world.\\n" on / from one of three
-applications: "hello" (no WSGI: plain Go, a C handler, the seed API),
+applications: "hello" (no WSGI: plain Go, a C handler, a C pull loop,
+the seed API),
 "raw" (bench/wsgi_hello.py, the smallest WSGI app) and "flask"
 (bench/flask_hello.py); the "file" rows serve a 10 KB file at
 /static/file10k.txt, once by Go's file server (--static) and once by a
@@ -94,6 +95,12 @@ SERVERS = [
            lambda ctx, port: [ctx.bin("gohello"), str(port)], None),
     Server("c", "gohttp + C handler", "hello",
            lambda ctx, port: [ctx.bin("chello"), str(port)], None),
+    # GOMAXPROCS as the Python package sets it (gohttp/__init__.py), so
+    # the hand-off is the same one the Python pull rows make.
+    Server("c-pull", "gohttp + C pull loop", "hello",
+           lambda ctx, port: [
+               "env", "GOMAXPROCS=%d" % (len(os.sched_getaffinity(0)) + 1),
+               ctx.bin("cpull"), str(port)], None),
     Server("seed", "gohttp seed API", "hello",
            lambda ctx, port: gohttp_cli(ctx, port), "!--dispatch"),
     Server("seed-pull", "gohttp seed API, pull", "hello",
@@ -572,6 +579,20 @@ def report(args, rows, med, failures, skipped, rss):
                      "%.2fx the Python handler that reads and returns it "
                      "(%.0f req/s)." % (med["gohttp-static"].rps, static,
                                          med["gohttp-pyfile"].rps))
+    pulled = [(name, ratio(med, name, "c-pull"))
+              for name in ("gohttp-raw", "seed-pull")]
+    pulled = ["%s %.2fx" % (name, r) for name, r in pulled if r is not None]
+    if pulled:
+        notes.append("The C pull loop (one C host thread taking the "
+                     "requests, no Python) makes the hand-off of the "
+                     "Python package's default dispatch; the Python rows "
+                     "against it: %s." %
+                     ", ".join(pulled))
+    handoff = ratio(med, "c-pull", "c")
+    if handoff is not None:
+        notes.append("C pull loop vs C handler (push): %.2fx, the cost of "
+                     "handing each request to a host thread and back."
+                     % handoff)
     notes.append("cs/req: context switches of every thread of the "
                  "server's process tree during the measured run, divided "
                  "by the requests wrk counted (threads that exited during "

@@ -1,6 +1,7 @@
 # mk/bench.mk - make bench: gohttp against plain Go and the Python servers.
 #
 #   plain Go net/http (bench/gohello), gohttp + C handler (bench/chello.c),
+#   gohttp + one C host thread pulling the requests (bench/cpull.c),
 #   the seed-API hello (python -m gohttp), and the raw WSGI hello
 #   (bench/wsgi_hello.py) and a Flask hello (bench/flask_hello.py) under
 #   gohttp, granian, bjoern and gunicorn gthread, one worker each (plus
@@ -25,15 +26,15 @@ BENCH_ARGS ?=
 bench-deps:
 	@PYTHON=$(PYTHON) bench/install.sh
 
-bench-build: $(BENCH_DIR)/gohello $(BENCH_DIR)/chello python-build
+bench-build: $(BENCH_DIR)/gohello $(BENCH_DIR)/chello $(BENCH_DIR)/cpull python-build
 
 $(BENCH_DIR)/gohello: bench/gohello/main.go
 	@mkdir -p $(@D)
 	$(GO_ENV) $(GO) build -o $@ ./bench/gohello
 
-# The C host links the same libgohttp.so the rest of the build uses, found
+# The C hosts link the same libgohttp.so the rest of the build uses, found
 # through an rpath to $(BUILD)/lib.
-$(BENCH_DIR)/chello: bench/chello.c $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
+$(BENCH_DIR)/chello $(BENCH_DIR)/cpull: $(BENCH_DIR)/%: bench/%.c bench/host.h $(BUILD)/lib/libgohttp.so $(BUILD)/include/gohttp.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -I$(BUILD)/include $< -o $@ -L$(BUILD)/lib -lgohttp \
 	    -Wl,-rpath,$(ROOT)/$(BUILD)/lib $(LDFLAGS)
