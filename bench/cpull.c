@@ -51,8 +51,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "cpull: respond: %s\n", gohttp_last_error());
         gohttp_done(ex.w);
     }
-    if (rc != GOHTTP_ECLOSED)
+    if (rc != GOHTTP_ECLOSED) {
         fprintf(stderr, "cpull: next: %s\n", gohttp_strerror(rc));
+        if (!stopping)
+            gohttp_shutdown(s, 5000);
+    }
     rc = gohttp_wait(s, 10000);
     if (rc == 0)
         gohttp_free(s);
