@@ -95,7 +95,7 @@ type guardConn struct {
 	lines     int    // header lines seen in this head / trailer
 	cl        []string
 	te        []string
-	proto     string
+	http11    bool  // the request line ends in "HTTP/1.1"
 	remaining int64 // body or chunk bytes still to pass
 
 	out     []byte // bytes ready for the reader
@@ -125,6 +125,9 @@ type guardConn struct {
 	// yet, nor did it close (connTable.fresh counts these).
 	fresh atomic.Bool
 }
+
+// keptOut is the largest g.out buffer a connection keeps between reads.
+const keptOut = 8192
 
 func newGuardConn(c net.Conn, lim framingLimits) *guardConn {
 	return &guardConn{Conn: c, lim: lim, rbuf: make([]byte, 4096)}
@@ -157,9 +160,13 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		}
 	}
 	n := copy(p, g.out)
-	g.out = g.out[n:]
-	if len(g.out) == 0 {
-		g.out = g.out[:0:0]
+	switch {
+	case n < len(g.out):
+		g.out = g.out[n:]
+	case cap(g.out) <= keptOut:
+		g.out = g.out[:0] // handed on in full: the next feed reuses it
+	default:
+		g.out = nil // after a large head: not kept for the connection's life
 	}
 	return n, nil
 }
@@ -309,9 +316,8 @@ func (g *guardConn) headLine(line []byte) {
 			g.refuse(400)
 			return
 		}
-		if sp := bytes.LastIndexByte(line, ' '); sp >= 0 {
-			g.proto = string(line[sp+1:])
-		}
+		sp := bytes.LastIndexByte(line, ' ')
+		g.http11 = sp >= 0 && string(line[sp+1:]) == "HTTP/1.1"
 		g.lines = 1
 		return
 	}
@@ -339,13 +345,17 @@ func (g *guardConn) headLine(line []byte) {
 		return
 	}
 	name := line[:colon]
-	value := string(bytes.TrimFunc(line[colon+1:], func(r rune) bool { return r == ' ' || r == '\t' }))
 	switch {
 	case asciiEqualFold(name, "content-length"):
-		g.cl = append(g.cl, value)
+		g.cl = append(g.cl, fieldValue(line[colon+1:]))
 	case asciiEqualFold(name, "transfer-encoding"):
-		g.te = append(g.te, value)
+		g.te = append(g.te, fieldValue(line[colon+1:]))
 	}
+}
+
+// fieldValue is a field line's value without the whitespace around it.
+func fieldValue(v []byte) string {
+	return string(bytes.TrimFunc(v, func(r rune) bool { return r == ' ' || r == '\t' }))
 }
 
 // endHead decides the framing of the body that follows a complete head
@@ -363,7 +373,7 @@ func (g *guardConn) endHead() {
 	case len(te) > 0 && len(cl) > 0:
 		g.refuse(400)
 		return
-	case len(te) > 0 && g.proto != "HTTP/1.1":
+	case len(te) > 0 && !g.http11:
 		g.refuse(400)
 		return
 	case len(te) > 0:
