@@ -126,8 +126,10 @@ type guardConn struct {
 	fresh atomic.Bool
 }
 
-// keptOut is the largest g.out buffer a connection keeps between reads.
-const keptOut = 8192
+// keptOut is the largest g.out buffer a connection keeps between reads:
+// enough for most request heads, and at most 2 KiB per connection more
+// (next to rbuf's 4 KiB) when max_connections are open and idle.
+const keptOut = 2048
 
 func newGuardConn(c net.Conn, lim framingLimits) *guardConn {
 	return &guardConn{Conn: c, lim: lim, rbuf: make([]byte, 4096)}
