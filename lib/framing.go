@@ -357,7 +357,7 @@ func (g *guardConn) headLine(line []byte) {
 
 // fieldValue is a field line's value without the whitespace around it.
 func fieldValue(v []byte) string {
-	return string(bytes.TrimFunc(v, func(r rune) bool { return r == ' ' || r == '\t' }))
+	return string(bytes.Trim(v, " \t"))
 }
 
 // endHead decides the framing of the body that follows a complete head

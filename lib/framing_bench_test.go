@@ -21,8 +21,8 @@ func (c *headConn) Read(p []byte) (int, error) { return copy(p, c.head), nil }
 // times; each read must hand all of it on (a head with no body leaves the
 // guard ready for the next one).
 func benchGuard(b *testing.B, head string) {
-	g := newGuardConn(&headConn{head: []byte(head)}, defaultOptions.limits)
-	g.lim.headBytes = defaultOptions.maxHeaderBytes
+	opts, _ := parseOptions(nil)
+	g := newGuardConn(&headConn{head: []byte(head)}, opts.limits)
 	p := make([]byte, 4096)
 	b.ReportAllocs()
 	b.ResetTimer()
