@@ -7,6 +7,8 @@ package main
 import "C"
 
 import (
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -20,12 +22,19 @@ import (
 // will see). Records the calling OS thread as the taker of an exchange in
 // s.pullOpen, so gohttp_wait(s) from this thread is EDEADLK until the
 // exchange is done (on whatever thread). An export runs on the C thread
-// that called it, so gettid here names that thread.
+// that called it, so gettid here names that thread. yield != 0 (the C half
+// asks once per 5 ms of a thread's calls): runtime.Gosched first, so this
+// thread's goroutine goes through the scheduler and Go's monitor does not
+// take it for one that never yields (shim/doorbell.c: gohttp_next).
 //
 //export gohttp__next_poll
-func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange, bell **C.gohttp__bell, seen *C.uint64_t) (rc C.int) {
+func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange, bell **C.gohttp__bell, seen *C.uint64_t, yield C.int) (rc C.int) {
 	defer recoverInto(&rc)
 	*bell = nil
+	if yield != 0 {
+		hostYields.Add(1)
+		runtime.Gosched()
+	}
 	s, code := lookupServer(sh)
 	if code != codeOK {
 		return C.int(code)
@@ -61,6 +70,9 @@ func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_ex
 	*(*C.uintptr_t)(unsafe.Pointer(&out.userdata)) = C.uintptr_t(ex.userdata)
 	return 0
 }
+
+// hostYields counts the yields gohttp__next_poll made (read by tests).
+var hostYields atomic.Int64
 
 // gohttp__next_closed: the C half's answer when the server stopped while
 // it waited.

@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"testing"
+	"time"
 )
 
 // onOtherThread runs f on a goroutine; called from a goroutine locked to
@@ -112,5 +113,25 @@ func TestPullTwoServersOneThread(t *testing.T) {
 		if rc := tWait(ts.h, 5000); rc != eOK {
 			t.Errorf("wait after both done = %d", rc)
 		}
+	}
+}
+
+// A thread that keeps calling gohttp_next goes through Go's scheduler
+// once per 5 ms of calls (shim/doorbell.c), never more often: 60 ms of
+// calls yield at most 13 times (one at the start, then one per 5 ms), and
+// at least 3 even on a loaded machine.
+func TestPullTakerYieldsOncePer5ms(t *testing.T) {
+	ts := newQueueServer(t, nil)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := hostYields.Load()
+	calls := 0
+	for start := time.Now(); time.Since(start) < 60*time.Millisecond; calls++ {
+		if rc := tNext(ts.h, 0); rc != eTimedOut {
+			t.Fatalf("next on an empty queue = %d, want ETIMEDOUT", rc)
+		}
+	}
+	if n := hostYields.Load() - before; n < 3 || n > 13 {
+		t.Errorf("%d calls of gohttp_next in 60 ms yielded %d times, want one per 5 ms (3 to 13)", calls, n)
 	}
 }

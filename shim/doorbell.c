@@ -141,16 +141,38 @@ static int64_t ms_since(const struct timespec *t0)
            (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* A thread of the host that calls into Go runs those calls on one
+ * goroutine, which keeps the same scheduler slot (P) from call to call.
+ * Go's monitor (sysmon) takes a goroutine that has held its P for 10 ms
+ * for one that never yields: it preempts it or takes the P away, and
+ * every such take sets the monitor polling again every 20 us. A thread
+ * that keeps taking requests therefore lets Go's scheduler run once per
+ * YIELD_NS, which starts a new round on its P (python/README.md has the
+ * figures). The time of the thread's last yield: */
+#define YIELD_NS 5000000LL
+static __thread int64_t last_yield_ns;
+
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
+}
+
 /* Contract in gohttp.h. The Go half looks at the queue without waiting;
  * the waiting happens here, on the server's bell. */
 int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int yield = 0;
+    if (ns_of(&t0) - last_yield_ns >= YIELD_NS) {
+        last_yield_ns = ns_of(&t0);
+        yield = 1;
+    }
     for (;;) {
         gohttp__bell *bell = NULL;
         uint64_t seen = 0;
-        int rc = gohttp__next_poll(s, timeout_ms, out, &bell, &seen);
+        int rc = gohttp__next_poll(s, timeout_ms, out, &bell, &seen, yield);
+        yield = 0;
         if (rc != GOHTTP_ETIMEDOUT || bell == NULL)
             return rc;
         /* Registered on bell (next_poll entered it): wait, then leave. */

@@ -131,9 +131,10 @@ GOHTTP_INTERNAL void gohttp__bell_destroy(gohttp__bell *b);
 /* The Go half of gohttp_next (lib/pull.go): takes a queued exchange
  * without waiting. GOHTTP_ETIMEDOUT with *bell set means "nothing yet":
  * the caller is registered on *bell (ring count *seen) and must wait on
- * it or leave it. */
+ * it or leave it. yield != 0: first pass through Go's scheduler (see
+ * gohttp_next in shim/doorbell.c). */
 int gohttp__next_poll(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out,
-                      gohttp__bell **bell, uint64_t *seen);
+                      gohttp__bell **bell, uint64_t *seen, int yield);
 /* GOHTTP_ETIMEDOUT / GOHTTP_ECLOSED with the last error set, for a wait
  * that ran out / a bell closed by the server's stop. */
 int gohttp__next_timed_out(int64_t timeout_ms);
