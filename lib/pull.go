@@ -15,7 +15,8 @@ import (
 
 // gohttp__next_poll is the Go half of gohttp_next (contract in gohttp.h;
 // the C half in shim/doorbell.c waits on the server's bell between polls,
-// so a host thread never parks inside Go). It takes a queued exchange
+// so a host thread never waits inside Go for a request; it parks there
+// only for the yield below). It takes a queued exchange
 // without waiting. When there is none it answers GOHTTP_ETIMEDOUT with
 // *bell set and the caller registered on it (entered before the queue was
 // looked at, so a request queued after the look rings a bell the caller
@@ -23,9 +24,10 @@ import (
 // s.pullOpen, so gohttp_wait(s) from this thread is EDEADLK until the
 // exchange is done (on whatever thread). An export runs on the C thread
 // that called it, so gettid here names that thread. yield != 0 (the C half
-// asks once per 5 ms of a thread's calls): runtime.Gosched first, so this
-// thread's goroutine goes through the scheduler and Go's monitor does not
-// take it for one that never yields (shim/doorbell.c: gohttp_next).
+// asks on a call 5 ms or more after the thread's last yield):
+// runtime.Gosched first, so this thread's goroutine goes through the
+// scheduler and Go's monitor does not take it for one that never yields
+// (shim/doorbell.c: gohttp_next).
 //
 //export gohttp__next_poll
 func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_exchange, bell **C.gohttp__bell, seen *C.uint64_t, yield C.int) (rc C.int) {

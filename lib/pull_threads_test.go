@@ -116,22 +116,50 @@ func TestPullTwoServersOneThread(t *testing.T) {
 	}
 }
 
-// A thread that keeps calling gohttp_next goes through Go's scheduler
-// once per 5 ms of calls (shim/doorbell.c), never more often: 60 ms of
-// calls yield at most 13 times (one at the start, then one per 5 ms), and
-// at least 3 even on a loaded machine.
+// gohttp_next yields (shim/doorbell.c) on a call that starts 5 ms or
+// more after the thread's last yield, and on no other. Checked per call
+// from the times around it, so it does not depend on how much CPU the
+// test gets: two yields whose calls span less than 5 ms are one too many;
+// a call that began 5 ms after the previous yield's call had returned
+// and did not yield is one too few.
 func TestPullTakerYieldsOncePer5ms(t *testing.T) {
+	const period = 5 * time.Millisecond
 	ts := newQueueServer(t, nil)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	before := hostYields.Load()
-	calls := 0
-	for start := time.Now(); time.Since(start) < 60*time.Millisecond; calls++ {
+	type call struct {
+		start, end time.Time
+		yielded    bool
+	}
+	var calls []call
+	for begin := time.Now(); time.Since(begin) < 60*time.Millisecond; {
+		before := hostYields.Load()
+		c := call{start: time.Now()}
 		if rc := tNext(ts.h, 0); rc != eTimedOut {
 			t.Fatalf("next on an empty queue = %d, want ETIMEDOUT", rc)
 		}
+		c.end = time.Now()
+		c.yielded = hostYields.Load() != before
+		calls = append(calls, c)
 	}
-	if n := hostYields.Load() - before; n < 3 || n > 13 {
-		t.Errorf("%d calls of gohttp_next in 60 ms yielded %d times, want one per 5 ms (3 to 13)", calls, n)
+	yields := 0
+	var last *call
+	for i := range calls {
+		c := &calls[i]
+		if c.yielded {
+			yields++
+			if last != nil && c.end.Sub(last.start) < period {
+				t.Fatalf("call %d yielded %v after the yield of an earlier call, want at least %v between yields",
+					i, c.end.Sub(last.start), period)
+			}
+			last = c
+		} else if last != nil && c.start.Sub(last.end) >= period {
+			t.Fatalf("call %d began %v after the last yield's call returned and did not yield",
+				i, c.start.Sub(last.end))
+		}
+	}
+	// 60 ms of calls: the second yield is due 5 ms after the first.
+	if yields < 2 {
+		t.Errorf("%d calls of gohttp_next over 60 ms yielded %d times, want at least 2", len(calls), yields)
 	}
 }

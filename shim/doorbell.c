@@ -6,7 +6,8 @@
  * goroutine locked to that thread, which costs a hand-over of the
  * scheduler's P and two thread wake-ups on every sleep. It waits here
  * instead, on a plain condition variable, and only the request that
- * arrives wakes it.
+ * arrives wakes it. (It parks in Go only for the yield below, at most
+ * once per 5 ms.)
  *
  * Protocol (no lost wake-up): a caller first registers (enter: waiters+1,
  * and it reads the ring count), then looks at the queue; if it is empty it
@@ -145,10 +146,13 @@ static int64_t ms_since(const struct timespec *t0)
  * goroutine, which keeps the same scheduler slot (P) from call to call.
  * Go's monitor (sysmon) takes a goroutine that has held its P for 10 ms
  * for one that never yields: it preempts it or takes the P away, and
- * every such take sets the monitor polling again every 20 us. A thread
- * that keeps taking requests therefore lets Go's scheduler run once per
- * YIELD_NS, which starts a new round on its P (python/README.md has the
- * figures). The time of the thread's last yield: */
+ * every such take sets the monitor polling again every 20 us. So a call
+ * that comes YIELD_NS or more after the thread's last yield (a thread's
+ * first call too) lets Go's scheduler run first, which starts a new round
+ * on the thread's P: a thread that keeps taking requests yields once per
+ * YIELD_NS, one whose calls are further apart on each call, never more
+ * than 200 times a second (python/README.md has the figures). The time
+ * of the thread's last yield: */
 #define YIELD_NS 5000000LL
 static __thread int64_t last_yield_ns;
 

@@ -475,10 +475,12 @@ int gohttp_route_queue(gohttp_server s, const char *pattern, void *userdata);
  * before it are still handed out (they are in flight like any other); a
  * request nobody takes within queue_timeout_ms gets 503. The taker
  * must call gohttp_done(out->w); until then the request's handler slot
- * stays taken and the server cannot finish stopping. Once per 5 ms of a
- * thread's calls, gohttp_next first lets Go's scheduler run (so Go does not
- * treat a thread that keeps taking requests as one that never yields);
- * that call may take longer, up to a Go scheduling round. */
+ * stays taken and the server cannot finish stopping. A call that comes
+ * 5 ms or more after the calling thread's last such yield first lets Go's
+ * scheduler run (so Go does not treat a thread that keeps taking requests
+ * as one that never yields): at most 200 times a second per thread, that
+ * call takes longer, by a Go scheduling round (tens of microseconds,
+ * more while Go is busy). */
 int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
 
 /* Finish a pulled exchange: the response is completed and w becomes
