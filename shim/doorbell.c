@@ -167,11 +167,10 @@ int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int yield = 0;
-    if (ns_of(&t0) - last_yield_ns >= YIELD_NS) {
-        last_yield_ns = ns_of(&t0);
-        yield = 1;
-    }
+    int64_t now_ns = ns_of(&t0);
+    int yield = now_ns - last_yield_ns >= YIELD_NS;
+    if (yield)
+        last_yield_ns = now_ns;
     for (;;) {
         gohttp__bell *bell = NULL;
         uint64_t seen = 0;
