@@ -22,8 +22,11 @@ process tree (voluntary + nonvoluntary, every thread of every descendant,
 from /proc), and stop it (SIGINT, SIGKILL after --stop-timeout).
 
 Reported per server: medians over the rounds of requests/s and p99, the
-ratio to plain Go and to granian serving the same application, and context
-switches per request; then the targets, each met or not met.  Written to
+lowest and highest round's requests/s, the ratio to plain Go and to
+granian serving the same application, and context switches per request;
+then the targets, each met or not met on the medians, a ratio target also
+with its value in every round (the two servers' runs of one round, which
+are minutes apart at most) and in how many rounds it was met.  Written to
 DIR/results.md, drawn in DIR/results.png.
 
 --rss serves --rss-requests requests of the Flask app under gohttp (through
@@ -431,8 +434,29 @@ def ratio(med, a, b):
     return None
 
 
-def targets(med, rss, rss_goal):
-    """(met, text) lines for the issue's "Done when" list."""
+def round_ratios(by_round, a, b):
+    """a's req/s over b's in each round both were measured in, in round
+    order: the rounds are interleaved, so the two runs of a round are
+    minutes apart at most and see the same machine."""
+    ra, rb = by_round.get(a, {}), by_round.get(b, {})
+    return [ra[n].rps / rb[n].rps for n in sorted(ra) if n in rb and
+            rb[n].rps]
+
+
+def spread(by_round, a, b, goal):
+    """How a ratio target fared round by round, e.g. "rounds 0.73x 1.38x
+    1.02x: met in 2 of 3"; empty with fewer than two shared rounds."""
+    rs = round_ratios(by_round, a, b)
+    if len(rs) < 2:
+        return ""
+    return "; rounds %s: met in %d of %d" % (
+        " ".join("%.2fx" % r for r in rs), sum(r >= goal for r in rs),
+        len(rs))
+
+
+def targets(med, rss, rss_goal, by_round=None):
+    """(met, text) lines for the issue's "Done when" list; a ratio is
+    judged on the medians and followed by its per-round values."""
     lines = []
 
     def at_least(text, a, b, goal, aim=""):
@@ -440,8 +464,9 @@ def targets(med, rss, rss_goal):
         if r is None:
             lines.append((None, "%s (not measured)" % text))
         else:
-            lines.append((r >= goal, "%s: %.3fx (target >= %.2fx%s)" %
-                          (text, r, goal, aim)))
+            lines.append((r >= goal, "%s: %.3fx (target >= %.2fx%s%s)" %
+                          (text, r, goal, aim,
+                           spread(by_round or {}, a, b, goal))))
 
     at_least("raw WSGI hello, gohttp vs granian", "gohttp-raw",
              "granian-raw", 1.0, ", aim 1.2x")
@@ -516,7 +541,7 @@ def scheduling():
         "CPU than with it on"))
 
 
-def report(args, rows, med, failures, skipped, rss):
+def report(args, rows, med, failures, skipped, rss, by_round=None):
     out = ["# make bench", "",
            "wrk -t%d -c%d -d%ds --latency on 127.0.0.1 after a %ds warm-up; "
            "%d interleaved round(s), medians; one worker each unless the "
@@ -526,9 +551,9 @@ def report(args, rows, med, failures, skipped, rss):
            "%s. %s" % (versions(), time.strftime("%Y-%m-%d %H:%M %Z")),
            "", scheduling()]
     if med:
-        out += ["", "| server | app | req/s | p99 ms | vs plain Go | "
-                "vs granian same app | cs/req |",
-                "|---|---|---:|---:|---:|---:|---:|"]
+        out += ["", "| server | app | req/s | req/s, lowest-highest round "
+                "| p99 ms | vs plain Go | vs granian same app | cs/req |",
+                "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in rows:
         if s.name not in med:
             continue
@@ -536,8 +561,10 @@ def report(args, rows, med, failures, skipped, rss):
         vs_go = ratio(med, s.name, "go")
         vs_gr = ratio(med, s.name, "granian-" + s.app) \
             if s.app != "hello" else None
-        out.append("| %s (%s) | %s | %.0f | %.2f | %s | %s | %.2f |" % (
-            s.label, s.name, s.app, m.rps, m.p99,
+        each = [r.rps for r in (by_round or {}).get(s.name, {}).values()]
+        out.append("| %s (%s) | %s | %.0f | %s | %.2f | %s | %s | %.2f |" % (
+            s.label, s.name, s.app, m.rps,
+            "%.0f-%.0f" % (min(each), max(each)) if each else "-", m.p99,
             "%.2f" % vs_go if vs_go is not None else "-",
             "%.2f" % vs_gr if vs_gr is not None else "-", m.cs_per_req))
     if rss is not None:
@@ -550,7 +577,7 @@ def report(args, rows, med, failures, skipped, rss):
                     rss["rss_before"] / 1024, rss["rss_after"] / 1024,
                     (rss["rss_after"] - rss["rss_before"]) / 1024)]
     out += ["", "Targets:"]
-    for met, text in targets(med, rss, 1000000):
+    for met, text in targets(med, rss, 1000000, by_round):
         out.append("- %s: %s" % ({True: "met", False: "not met",
                                   None: "not measured"}[met], text))
     notes = []
@@ -676,6 +703,7 @@ def main():
             rows.append(s)
 
     runs = collections.defaultdict(list)
+    by_round = collections.defaultdict(dict)  # name -> {round: Run}
     failures = []
     for rnd in range(1, args.rounds + 1):
         for s in rows:
@@ -687,6 +715,7 @@ def main():
                       file=sys.stderr)
                 continue
             runs[s.name].append(r)
+            by_round[s.name][rnd] = r
             print("round %d %-16s %9.0f req/s  p99 %6.2f ms  %5.2f cs/req%s"
                   % (rnd, s.name, r.rps, r.p99, r.cs_per_req,
                      "  errors %d" % r.errors if r.errors else ""),
@@ -703,7 +732,7 @@ def main():
         except (Failed, OSError, subprocess.SubprocessError) as exc:
             failures.append(("rss", str(exc)))
 
-    text = report(args, rows, med, failures, skipped, rss)
+    text = report(args, rows, med, failures, skipped, rss, by_round)
     print(text)
     with open(os.path.join(args.out_dir, "results.md"), "w") as f:
         f.write(text)
