@@ -702,7 +702,6 @@ def main():
         else:
             rows.append(s)
 
-    runs = collections.defaultdict(list)
     by_round = collections.defaultdict(dict)  # name -> {round: Run}
     failures = []
     for rnd in range(1, args.rounds + 1):
@@ -714,13 +713,12 @@ def main():
                 print("round %d %-16s FAILED %s" % (rnd, s.name, exc),
                       file=sys.stderr)
                 continue
-            runs[s.name].append(r)
             by_round[s.name][rnd] = r
             print("round %d %-16s %9.0f req/s  p99 %6.2f ms  %5.2f cs/req%s"
                   % (rnd, s.name, r.rps, r.p99, r.cs_per_req,
                      "  errors %d" % r.errors if r.errors else ""),
                   file=sys.stderr, flush=True)
-    med = {name: medians(rs) for name, rs in runs.items()}
+    med = {name: medians(list(rs.values())) for name, rs in by_round.items()}
 
     rss = None
     if args.rss:
