@@ -454,7 +454,7 @@ def spread(by_round, a, b, goal):
         len(rs))
 
 
-def targets(med, rss, rss_goal, by_round=None):
+def targets(med, rss, rss_goal, by_round):
     """(met, text) lines for the issue's "Done when" list; a ratio is
     judged on the medians and followed by its per-round values."""
     lines = []
@@ -466,7 +466,7 @@ def targets(med, rss, rss_goal, by_round=None):
         else:
             lines.append((r >= goal, "%s: %.3fx (target >= %.2fx%s%s)" %
                           (text, r, goal, aim,
-                           spread(by_round or {}, a, b, goal))))
+                           spread(by_round, a, b, goal))))
 
     at_least("raw WSGI hello, gohttp vs granian", "gohttp-raw",
              "granian-raw", 1.0, ", aim 1.2x")
@@ -541,7 +541,7 @@ def scheduling():
         "CPU than with it on"))
 
 
-def report(args, rows, med, failures, skipped, rss, by_round=None):
+def report(args, rows, med, failures, skipped, rss, by_round):
     out = ["# make bench", "",
            "wrk -t%d -c%d -d%ds --latency on 127.0.0.1 after a %ds warm-up; "
            "%d interleaved round(s), medians; one worker each unless the "
@@ -561,7 +561,7 @@ def report(args, rows, med, failures, skipped, rss, by_round=None):
         vs_go = ratio(med, s.name, "go")
         vs_gr = ratio(med, s.name, "granian-" + s.app) \
             if s.app != "hello" else None
-        each = [r.rps for r in (by_round or {}).get(s.name, {}).values()]
+        each = [r.rps for r in by_round.get(s.name, {}).values()]
         out.append("| %s (%s) | %s | %.0f | %s | %.2f | %s | %s | %.2f |" % (
             s.label, s.name, s.app, m.rps,
             "%.0f-%.0f" % (min(each), max(each)) if each else "-", m.p99,
