@@ -50,6 +50,7 @@ func gohttp__next_poll(sh C.gohttp_server, timeoutMS C.int64_t, out *C.gohttp_ex
 	entered := C.gohttp__bell_enter(s.bell)
 	ex := s.poll()
 	if ex == nil {
+		s.held.release() // nothing queued: no reason to hold a wake-up
 		select {
 		case <-s.stopped:
 			C.gohttp__bell_leave(s.bell)
@@ -148,7 +149,8 @@ func (s *server) poll() *exchange {
 // gohttp_done: contract in gohttp.h. Ends the exchange on the calling
 // thread (handle freed, arena freed, token dropped) and only then wakes the
 // request goroutine, so it returns without waiting for that goroutine to
-// be scheduled.
+// be scheduled; while requests are queued that wake-up may be held and
+// made with later ones (heldwake.go).
 //
 //export gohttp_done
 func gohttp_done(w C.gohttp_handle) (rc C.int) {
@@ -170,7 +172,7 @@ func gohttp_done(w C.gohttp_handle) (rc C.int) {
 	// doneLookup gave its use-reference back, so the handle free inside
 	// end waits only for calls other threads still make on w.
 	ex.end(true)
-	close(ex.done)
+	ex.srv.held.wake(ex, len(ex.srv.queue))
 	return 0
 }
 

@@ -52,6 +52,7 @@ type server struct {
 	routes map[string]*route // by pattern, for the catch-all dispatch (front.go); guarded by mu
 	queue  chan *exchange    // pull mode queue: one place per handler slot
 	bell   *C.gohttp__bell   // where gohttp_next waits (shim/doorbell.c)
+	held   heldWakes         // done exchanges whose goroutine is not woken yet (heldwake.go)
 	h2     bool              // HTTP/2 served (TLS or h2c): see guardConn.h2
 	roots  []*os.Root        // static route directories; closed by gohttp_free; guarded by mu
 	log    *accessLog        // nil: no access log; closed by gohttp_free

@@ -473,3 +473,21 @@ func tRouteStatic(s uint64, prefix, dir string) (int, string) {
 	defer C.free(unsafe.Pointer(cd))
 	return withThread(func() int { return int(C.gohttp_route_static(C.gohttp_server(s), cp, cd)) })
 }
+
+// tQueued is how many exchanges wait in server s's pull queue; tHeld how
+// many done exchanges have their wake-up held (heldwake.go).
+func tQueued(s uint64) int {
+	srv, code := lookupServer(C.gohttp_server(s))
+	if code != codeOK {
+		return -1
+	}
+	return len(srv.queue)
+}
+
+func tHeld(s uint64) int {
+	srv, code := lookupServer(C.gohttp_server(s))
+	if code != codeOK {
+		return -1
+	}
+	return srv.held.held()
+}
