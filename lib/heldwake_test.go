@@ -7,20 +7,15 @@ import (
 )
 
 // heldWakeServer is a queue server (route /q) with n requests queued, each
-// sent by its own client; their bodies arrive on the returned channel.
+// sent by its own client; their bodies ("" for a failed request) arrive
+// on the returned channel.
 func heldWakeServer(t *testing.T, n int) (*testServer, chan string) {
 	t.Helper()
 	ts := newQueueServer(t, &tOptions{MaxHandlers: int32(n)})
 	got := make(chan string, n)
 	for i := 0; i < n; i++ {
-		go func() {
-			resp, err := ts.client.Get(ts.base + "/q")
-			if err != nil {
-				got <- "error: " + err.Error()
-				return
-			}
-			got <- readAll(resp)
-		}()
+		c := getAsync(ts, "/q")
+		go func() { got <- <-c }()
 	}
 	for deadline := time.Now().Add(5 * time.Second); tQueued(ts.h) < n; {
 		if time.Now().After(deadline) {
