@@ -96,6 +96,10 @@ Server = collections.namedtuple("Server", "name label app argv needs")
 SERVERS = [
     Server("go", "plain Go net/http", "hello",
            lambda ctx, port: [ctx.bin("gohello"), str(port)], None),
+    Server("go-timeouts", "plain Go with gohttp's default timeouts",
+           "hello",
+           lambda ctx, port: [ctx.bin("gohello"), str(port), "timeouts"],
+           None),
     Server("c", "gohttp + C handler", "hello",
            lambda ctx, port: [ctx.bin("chello"), str(port)], None),
     # GOMAXPROCS as the Python package sets it (gohttp/__init__.py), so
@@ -615,6 +619,12 @@ def report(args, rows, med, failures, skipped, rss, by_round):
                      "Python package's default dispatch; the Python rows "
                      "against it: %s." %
                      ", ".join(pulled))
+    timed = ratio(med, "c", "go-timeouts")
+    if timed is not None:
+        notes.append("C handler vs plain Go with gohttp's default timeouts "
+                     "(read header, idle, a send deadline per response): "
+                     "%.2fx; plain Go with them vs without: %.2fx." %
+                     (timed, ratio(med, "go-timeouts", "go")))
     handoff = ratio(med, "c-pull", "c")
     if handoff is not None:
         notes.append("C pull loop vs C handler (push): %.2fx, the cost of "
