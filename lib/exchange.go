@@ -45,7 +45,8 @@ type exchange struct {
 	doneOnce sync.Once
 	claim    atomic.Int32
 	userdata uintptr
-	takerTid int // OS thread that took it with gohttp_next; guarded by srv.mu
+	takerTid int       // OS thread that took it with gohttp_next; guarded by srv.mu
+	takenAt  time.Time // when gohttp_next handed it out; guarded by srv.mu
 
 	// tooLarge: a body read hit max_body_bytes. The 413 is decided when the
 	// handler answers: its own gohttp_write_header status wins; a body

@@ -12,18 +12,21 @@ package main
 // for a few more done calls: woken together, the first readies a goroutine
 // and wakes one Go thread, and the others find that thread awake.
 //
-// A held response never waits long:
-//   - a wake-up is held only while more requests are queued than wake-ups
-//     are held, so the wait is at most the handler time of requests that
-//     were already waiting, about what those requests wait themselves;
-//   - at most heldWakeMax-1 are held: the next done wakes them all;
-//   - gohttp_next finding no request wakes them all (the host is about
-//     to wait);
-//   - heldWakeLimit after the first one was held, a timer wakes them all,
-//     for a host thread that went into a slow handler or stopped calling.
+// What a held response can cost is bounded:
+//   - only the wake-up of a handler that ran less than heldWakeMaxRun is
+//     held: for a slower one the wake is a small part of its time, and
+//     holding would only delay its response;
+//   - only while more requests are queued than wake-ups are held (a
+//     withdrawn request counts until a gohttp_next skips it): the host
+//     has work it takes next, so a lone request is not held;
+//   - at most heldWakeMax-1 are held: the next done wakes them all, and
+//     so does a gohttp_next that finds the queue empty;
+//   - whatever the host does next (a slow handler, another server, no
+//     call at all), a timer wakes them all heldWakeLimit after the first
+//     was held: that is the bound a held response can count on.
 //
-// Nothing of C is held: only Go pointers, in Go memory, so the ownership
-// rules of exchange.end are untouched.
+// Nothing of C is held: only Go pointers to exchanges already ended, in Go
+// memory, so the ownership rules of exchange.end are untouched.
 
 import (
 	"sync"
@@ -33,34 +36,44 @@ import (
 
 const heldWakeMax = 8
 
-// heldWakeLimit bounds how long a wake-up stays held. A variable only so
-// that a test can make the timer never fire before the count rules do; it
-// is set before the server under test starts.
-var heldWakeLimit = time.Millisecond
+// The defaults of a new server's heldWakes. Variables only so that a test
+// can pick the rule it exercises; a server copies them when it is made.
+var (
+	heldWakeLimit  = time.Millisecond
+	heldWakeMaxRun = 200 * time.Microsecond
+)
 
 // heldWakes are the held wake-ups of one server.
 type heldWakes struct {
+	limit  time.Duration // heldWakeLimit when the server was made
+	maxRun time.Duration // heldWakeMaxRun when the server was made
+
 	mu    sync.Mutex
 	exs   [heldWakeMax - 1]*exchange
 	n     int
 	timer *time.Timer // made at the first hold; armed while n > 0
 }
 
+func newHeldWakes() heldWakes {
+	return heldWakes{limit: heldWakeLimit, maxRun: heldWakeMaxRun}
+}
+
 // heldWakeCount counts the wake-ups that were held (read by tests).
 var heldWakeCount atomic.Int64
 
-// wake wakes ex's request goroutine (ex was ended by gohttp_done), or
-// holds the wake-up when queued requests are waiting for the host.
-func (h *heldWakes) wake(ex *exchange, queued int) {
+// wake wakes ex's request goroutine (ex was ended by gohttp_done after its
+// handler ran for ran), or holds the wake-up while queued requests wait
+// for the host.
+func (h *heldWakes) wake(ex *exchange, queued int, ran time.Duration) {
 	h.mu.Lock()
-	if h.n < queued && h.n < len(h.exs) {
+	if ran < h.maxRun && h.n < queued && h.n < len(h.exs) {
 		h.exs[h.n] = ex
 		h.n++
 		if h.n == 1 {
 			if h.timer == nil {
-				h.timer = time.AfterFunc(heldWakeLimit, h.release)
+				h.timer = time.AfterFunc(h.limit, h.release)
 			} else {
-				h.timer.Reset(heldWakeLimit)
+				h.timer.Reset(h.limit)
 			}
 		}
 		h.mu.Unlock()

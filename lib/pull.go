@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -92,27 +93,31 @@ func gohttp__next_timed_out(timeoutMS C.int64_t) C.int {
 	return C.int(fail(codeTimedOut, "gohttp_next: no request within %dms", int64(timeoutMS)))
 }
 
-// notePullTaken records that OS thread tid holds ex until gohttp_done. It
-// runs before gohttp_next returns the handle, so no done can come first.
-// The taker id lives in ex but is only touched under s.mu: gohttp_done may
-// run on another thread, synchronized with this one only through C.
+// notePullTaken records that OS thread tid holds ex until gohttp_done, and
+// since when. It runs before gohttp_next returns the handle, so no done can
+// come first. Both live in ex but are only touched under s.mu: gohttp_done
+// may run on another thread, synchronized with this one only through C.
 func (s *server) notePullTaken(ex *exchange, tid int) {
+	now := time.Now()
 	s.mu.Lock()
 	ex.takerTid = tid
+	ex.takenAt = now
 	s.pullOpen[tid]++
 	s.mu.Unlock()
 }
 
 // notePullDone gives back the taker's count for ex (whichever thread
 // calls gohttp_done): the marker belongs to the thread that took it.
-func (s *server) notePullDone(ex *exchange) {
+// Returns how long ex was out with the host.
+func (s *server) notePullDone(ex *exchange) time.Duration {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if n := s.pullOpen[ex.takerTid] - 1; n > 0 {
 		s.pullOpen[ex.takerTid] = n
 	} else {
 		delete(s.pullOpen, ex.takerTid)
 	}
-	s.mu.Unlock()
+	return time.Since(ex.takenAt)
 }
 
 // holdsPulled reports whether OS thread tid holds an exchange of s that is
@@ -168,11 +173,13 @@ func gohttp_done(w C.gohttp_handle) (rc C.int) {
 		C.gohttp__count_stale()
 		return C.int(fail(codeStale, "gohttp_done: exchange already done"))
 	}
-	ex.srv.notePullDone(ex)
+	ran := ex.srv.notePullDone(ex)
+	// Deferred, so that even a panic in end (recovered into a code) does
+	// not leave the request goroutine parked for good.
+	defer ex.srv.held.wake(ex, len(ex.srv.queue), ran)
 	// doneLookup gave its use-reference back, so the handle free inside
 	// end waits only for calls other threads still make on w.
 	ex.end(true)
-	ex.srv.held.wake(ex, len(ex.srv.queue))
 	return 0
 }
 

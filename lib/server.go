@@ -122,6 +122,7 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		pullOpen: make(map[int]int),
+		held:     newHeldWakes(),
 		routes:   make(map[string]*route),
 	}
 	if opts.accessLog != "" {

@@ -486,12 +486,12 @@ int gohttp_next(gohttp_server s, int64_t timeout_ms, gohttp_exchange *out);
 /* Finish a pulled exchange: the response is completed and w becomes
  * stale. Returns once w is stale and the request view is freed. What is
  * left of the response (net/http's buffer) goes out once Go resumes the
- * request: at once when no other request is queued; while requests are
- * queued, the library may hold that wake-up and make it together with
- * those of later done calls (one wake of Go's scheduler for several
- * responses), for at most 7 exchanges and about 1 ms. A second done is
- * GOHTTP_ESTALE; done on a push handler's w is GOHTTP_ESTATE (push
- * handlers finish by returning). */
+ * request: at once when no other request is queued or the exchange was
+ * out with the host for 200 us or more; otherwise the library may hold
+ * that wake-up and make it together with those of later done calls (one
+ * wake of Go's scheduler for several responses): at most 7 held, each
+ * for about 1 ms at most. A second done is GOHTTP_ESTALE; done on a push
+ * handler's w is GOHTTP_ESTATE (push handlers finish by returning). */
 int gohttp_done(gohttp_handle w);
 
 /* ------------------------------------------------------------------ */
