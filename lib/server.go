@@ -64,6 +64,7 @@ type server struct {
 	state         serverState
 	active        int           // ServeHTTP calls past enterHandler
 	serveReturned bool          // Serve goroutine finished
+	serveDone     chan struct{} // closed when http.Server.Serve returned (serve)
 	closeDone     bool          // Shutdown (and Close if needed) finished
 	closing       chan struct{} // closed when shutdown begins (or at free)
 	stopped       chan struct{} // closed when state becomes stopped
@@ -115,15 +116,16 @@ func gohttp_server_new(o *C.gohttp__coptions, out *C.gohttp_server) (rc C.int) {
 		return C.int(fail(codeInval, "gohttp_options.max_handlers: %d more would bring the live servers of this process above %d (one OS thread per running handler)", opts.maxHandlers, maxHandlersCap))
 	}
 	s := &server{
-		opts:     opts,
-		mux:      http.NewServeMux(),
-		slots:    make(chan struct{}, opts.maxHandlers),
-		queue:    make(chan *exchange, opts.maxHandlers),
-		closing:  make(chan struct{}),
-		stopped:  make(chan struct{}),
-		pullOpen: make(map[int]int),
-		held:     newHeldWakes(),
-		routes:   make(map[string]*route),
+		opts:      opts,
+		mux:       http.NewServeMux(),
+		slots:     make(chan struct{}, opts.maxHandlers),
+		queue:     make(chan *exchange, opts.maxHandlers),
+		closing:   make(chan struct{}),
+		stopped:   make(chan struct{}),
+		serveDone: make(chan struct{}),
+		pullOpen:  make(map[int]int),
+		held:      newHeldWakes(),
+		routes:    make(map[string]*route),
 	}
 	if opts.accessLog != "" {
 		log, err := openAccessLog(opts.accessLog)
@@ -378,6 +380,7 @@ func (l *closeOnceListener) Close() error {
 // touch that drain (it would cut it to 0): it only acts on a running server.
 func (s *server) serve(ln net.Listener) {
 	err := s.hs.Serve(ln)
+	close(s.serveDone)
 	if !errors.Is(err, http.ErrServerClosed) {
 		s.beginShutdownMode(0, false, true)
 	}
@@ -526,12 +529,25 @@ const freshGrace = 250 * time.Millisecond
 // server: with several processes serving one socket (gohttp_start_fd),
 // a client cannot tell that it reached the one that was stopping. A
 // request that arrives in time is served as an in-flight one.
+//
+// It first waits for Serve to return: a connection that Serve's Accept
+// took from the socket just before the listener closed is counted fresh
+// only inside that Accept (guardListener.Accept admits it after the
+// socket handed it over), so a count taken while an Accept is still
+// under way can miss it, and net/http would then drop its request.
 func (s *server) awaitFresh(ctx context.Context) {
+	give := time.NewTimer(freshGrace)
+	defer give.Stop()
+	select {
+	case <-s.serveDone:
+	case <-give.C:
+		return
+	case <-ctx.Done():
+		return
+	}
 	if s.conns.fresh.Load() == 0 {
 		return
 	}
-	give := time.NewTimer(freshGrace)
-	defer give.Stop()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for s.conns.fresh.Load() > 0 {
