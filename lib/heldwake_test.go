@@ -21,12 +21,7 @@ func heldWakeServer(t *testing.T, n int) (*testServer, chan string) {
 		c := getAsync(ts, "/q")
 		go func() { got <- <-c }()
 	}
-	for deadline := time.Now().Add(5 * time.Second); tQueued(ts.h) < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d requests queued", tQueued(ts.h), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "the requests to be queued", func() bool { return tQueued(ts.h) >= n })
 	return ts, got
 }
 

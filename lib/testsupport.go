@@ -420,7 +420,8 @@ func tSeedListenAndServe(addr string) string {
 func tSeedShutdown() { C.Shutdown() }
 
 // tServerObject is the Go server behind handle s (for the benchmarks,
-// which drive its mux without a network).
+// which drive its mux without a network, and for tests that read its
+// state).
 func tServerObject(s uint64) *server {
 	srv, code := lookupServer(C.gohttp_server(s))
 	if code != codeOK {
@@ -476,26 +477,10 @@ func tRouteStatic(s uint64, prefix, dir string) (int, string) {
 
 // tQueued is how many exchanges wait in server s's pull queue; tHeld how
 // many done exchanges have their wake-up held (heldwake.go).
-func tQueued(s uint64) int {
-	srv, code := lookupServer(C.gohttp_server(s))
-	if code != codeOK {
-		return -1
-	}
-	return len(srv.queue)
-}
+func tQueued(s uint64) int { return len(tServerObject(s).queue) }
 
-func tHeld(s uint64) int {
-	srv, code := lookupServer(C.gohttp_server(s))
-	if code != codeOK {
-		return -1
-	}
-	return srv.held.held()
-}
+func tHeld(s uint64) int { return tServerObject(s).held.held() }
 
 // tReleaseHeld wakes the held wake-ups of server s now (a test that failed
 // while some were held, with a timer too long to wait for).
-func tReleaseHeld(s uint64) {
-	if srv, code := lookupServer(C.gohttp_server(s)); code == codeOK {
-		srv.held.release()
-	}
-}
+func tReleaseHeld(s uint64) { tServerObject(s).held.release() }
